@@ -1,0 +1,46 @@
+# make demo: set up everything and run the main job on the default model and images.
+# make test: set up everything and run the whole test suite (C++ and Python).
+# Both are idempotent: a second run only redoes what changed.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+BUILD := build/python
+CPP_SOURCES := $(shell find cpp -name '*.cpp' -o -name '*.h' -o -name '*.inc' 2>/dev/null) \
+               $(shell find tests/cpp -name '*.cpp' -o -name '*.h' -o -name '*.inc' 2>/dev/null)
+JOBS ?= $(shell nproc)
+
+.PHONY: setup demo test test-cpp test-asan test-python lint clean
+
+setup: $(VENV)/.built
+
+$(VENV)/.bootstrapped: scripts/bootstrap.sh requirements.txt requirements-nodeps.txt
+	bash scripts/bootstrap.sh
+	touch $@
+
+# scikit-build-core builds the extension and the C++ tests in $(BUILD), incrementally.
+$(VENV)/.built: $(VENV)/.bootstrapped pyproject.toml CMakeLists.txt $(CPP_SOURCES)
+	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PY) -m pip install -q --no-build-isolation --no-deps -e .
+	touch $@
+
+demo: setup
+	$(VENV)/bin/convmend demo
+
+test: setup test-cpp test-asan test-python
+
+test-cpp: setup
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The C++ tests again under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-asan: setup
+	cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONVMEND_SANITIZE=ON >/dev/null
+	cmake --build build/asan -j $(JOBS)
+	cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+
+test-python: setup
+	$(PY) -m pytest -q tests/python
+
+lint: setup
+	$(VENV)/bin/ruff check python tests/python
+
+clean:
+	rm -rf build $(VENV)/.built

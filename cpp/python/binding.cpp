@@ -1,0 +1,299 @@
+// The Python extension convmend._core: load models into IR graphs, inspect them, run them
+// on numpy arrays and collect chosen intermediates. Heavy work stays in C++ with the GIL
+// released; errors become convmend.errors.ConvmendError with the C++ message.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <memory>
+#include <set>
+#include <stdexcept>
+
+#include "api/model_io.h"
+#include "ir/graph.h"
+#include "runtime/interpreter.h"
+
+namespace py = pybind11;
+using namespace convmend;
+
+namespace {
+
+struct StatusError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+void check(const Status& s) {
+  if (!s.is_ok()) throw StatusError(s.message());
+}
+
+template <typename T>
+T take(Result<T> r) {
+  check(r.status());
+  return std::move(r).value();
+}
+
+py::dtype numpy_dtype(DType d) {
+  switch (d) {
+    case DType::kFloat32: return py::dtype::of<float>();
+    case DType::kFloat64: return py::dtype::of<double>();
+    case DType::kFloat16: return py::dtype("float16");
+    case DType::kInt8: return py::dtype::of<int8_t>();
+    case DType::kUInt8: return py::dtype::of<uint8_t>();
+    case DType::kInt16: return py::dtype::of<int16_t>();
+    case DType::kInt32: return py::dtype::of<int32_t>();
+    case DType::kInt64: return py::dtype::of<int64_t>();
+    case DType::kBool: return py::dtype::of<bool>();
+  }
+  throw StatusError("unknown dtype");
+}
+
+DType dtype_of(const py::array& a) {
+  const char kind = a.dtype().kind();
+  const auto size = a.dtype().itemsize();
+  if (kind == 'f' && size == 4) return DType::kFloat32;
+  if (kind == 'f' && size == 8) return DType::kFloat64;
+  if (kind == 'f' && size == 2) return DType::kFloat16;
+  if (kind == 'i' && size == 1) return DType::kInt8;
+  if (kind == 'u' && size == 1) return DType::kUInt8;
+  if (kind == 'i' && size == 2) return DType::kInt16;
+  if (kind == 'i' && size == 4) return DType::kInt32;
+  if (kind == 'i' && size == 8) return DType::kInt64;
+  if (kind == 'b') return DType::kBool;
+  throw StatusError(std::string("unsupported numpy dtype ") + py::str(a.dtype()).cast<std::string>());
+}
+
+Tensor to_tensor(const py::array& input) {
+  py::array a = py::array::ensure(input, py::array::c_style);
+  if (!a) throw StatusError("expected a numpy array");
+  Shape shape(a.shape(), a.shape() + a.ndim());
+  return take(Tensor::from_bytes(dtype_of(a), shape, a.data(), static_cast<size_t>(a.nbytes())));
+}
+
+py::array to_numpy(const Tensor& t) {
+  std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
+  py::array a(numpy_dtype(t.dtype()), shape);
+  if (t.byte_size()) std::memcpy(a.mutable_data(), t.raw(), t.byte_size());
+  return a;
+}
+
+py::object attr_to_python(const AttrValue& v) {
+  return std::visit(
+      [](const auto& x) -> py::object {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, Tensor>) {
+          return to_numpy(x);
+        } else {
+          return py::cast(x);
+        }
+      },
+      v);
+}
+
+// A graph shared between Python objects (an Interpreter keeps its graph alive).
+struct PyGraph {
+  std::shared_ptr<Graph> graph;
+};
+
+py::dict value_dict(const Value* v) {
+  py::dict d;
+  d["id"] = v->id();
+  d["name"] = v->name();
+  d["dtype"] = dtype_name(v->dtype());
+  d["shape"] = v->shape();
+  d["layout"] = layout_name(v->layout());
+  d["constant"] = v->is_constant();
+  if (!v->quant().empty()) {
+    py::dict q;
+    q["scale"] = v->quant().scale;
+    q["zero_point"] = v->quant().zero_point;
+    q["axis"] = v->quant().axis;
+    d["quant"] = q;
+  }
+  return d;
+}
+
+py::dict node_dict(const Node* n) {
+  py::dict d;
+  d["id"] = n->id();
+  d["name"] = n->name();
+  d["op"] = n->op_name();
+  py::list inputs;
+  for (const Value* v : n->inputs()) inputs.append(v == nullptr ? py::object(py::none()) : py::cast(v->name()));
+  d["inputs"] = inputs;
+  py::list outputs;
+  for (const Value* v : n->outputs()) outputs.append(v->name());
+  d["outputs"] = outputs;
+  py::dict attrs;
+  for (const auto& [k, v] : n->attrs().all()) attrs[py::str(k)] = attr_to_python(v);
+  d["attrs"] = attrs;
+  py::dict prov;
+  prov["format"] = n->provenance().format;
+  prov["name"] = n->provenance().name;
+  prov["op_type"] = n->provenance().op_type;
+  prov["index"] = n->provenance().index;
+  d["provenance"] = prov;
+  return d;
+}
+
+// Collects copies of the outputs of the nodes (or values) it was asked for.
+class CollectingObserver : public Observer {
+ public:
+  explicit CollectingObserver(std::optional<std::set<std::string>> names) : names_(std::move(names)) {}
+  bool wants(const Node& node) override {
+    if (!names_) return true;
+    if (names_->count(node.name())) return true;
+    for (const Value* v : node.outputs()) {
+      if (names_->count(v->name())) return true;
+    }
+    return false;
+  }
+  Status on_output(const Node& node, size_t index, const Tensor& value) override {
+    collected_.emplace_back(node.output(index)->name(), value);
+    return Status::ok();
+  }
+  std::vector<std::pair<std::string, Tensor>> collected_;
+
+ private:
+  std::optional<std::set<std::string>> names_;
+};
+
+struct PyInterpreter {
+  std::shared_ptr<Graph> graph;
+  std::unique_ptr<Interpreter> interp;
+};
+
+std::vector<Tensor> tensors_from(const std::vector<py::array>& inputs) {
+  std::vector<Tensor> out;
+  for (const auto& a : inputs) out.push_back(to_tensor(a));
+  return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "convmend's C++ engine: IR, model readers and writers, interpreter";
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const StatusError& e) {
+      py::object cls = py::module_::import("convmend.errors").attr("ConvmendError");
+      PyErr_SetString(cls.ptr(), e.what());
+    }
+  });
+
+  py::class_<PyGraph>(m, "Graph")
+      .def_property_readonly("name", [](const PyGraph& g) { return g.graph->name(); })
+      .def_property_readonly("metadata", [](const PyGraph& g) { return g.graph->metadata(); })
+      .def("text", [](const PyGraph& g) { return g.graph->to_text(); })
+      .def("structural_hash", [](const PyGraph& g) { return g.graph->structural_hash(); })
+      .def("verify", [](const PyGraph& g) { check(g.graph->verify()); })
+      .def("nodes", [](const PyGraph& g) {
+        py::list out;
+        auto order = take(g.graph->topological_order());
+        for (const Node* n : order) out.append(node_dict(n));
+        return out;
+      })
+      .def("values", [](const PyGraph& g) {
+        py::list out;
+        for (const Value* v : g.graph->values()) out.append(value_dict(v));
+        return out;
+      })
+      .def("inputs", [](const PyGraph& g) {
+        py::list out;
+        for (const Value* v : g.graph->inputs()) {
+          if (!v->is_constant()) out.append(value_dict(v));
+        }
+        return out;
+      })
+      .def("outputs", [](const PyGraph& g) {
+        py::list out;
+        for (const Value* v : g.graph->outputs()) out.append(value_dict(v));
+        return out;
+      })
+      .def("constant", [](const PyGraph& g, const std::string& name) -> py::object {
+        const Value* v = g.graph->find_value(name);
+        if (v == nullptr || !v->is_constant()) throw StatusError("no constant named '" + name + "'");
+        return to_numpy(v->constant());
+      })
+      .def("set_constant", [](PyGraph& g, const std::string& name, const py::array& a) {
+        Value* v = g.graph->find_value(name);
+        if (v == nullptr || !v->is_constant()) throw StatusError("no constant named '" + name + "'");
+        Tensor t = to_tensor(a);
+        if (t.shape() != v->shape()) {
+          throw StatusError("constant '" + name + "' has shape " + shape_to_string(v->shape()) +
+                            ", the new value " + shape_to_string(t.shape()));
+        }
+        v->set_constant(std::move(t));
+      })
+      .def("clone", [](const PyGraph& g) {
+        auto c = take(g.graph->clone());
+        return PyGraph{std::shared_ptr<Graph>(std::move(c))};
+      })
+      .def("save", [](const PyGraph& g, const std::string& path) {
+        py::gil_scoped_release release;
+        check(save_model(*g.graph, path));
+      }, py::arg("path"))
+      .def("infer_shapes", [](PyGraph& g) { check(infer_graph_shapes(*g.graph)); });
+
+  m.def("structurally_equal", [](const PyGraph& a, const PyGraph& b) {
+    std::string diff;
+    const bool eq = structurally_equal(*a.graph, *b.graph, &diff);
+    return py::make_tuple(eq, diff);
+  });
+
+  m.def("load", [](const std::string& path) {
+    std::unique_ptr<Graph> g;
+    {
+      py::gil_scoped_release release;
+      g = take(load_model(path));
+    }
+    return PyGraph{std::shared_ptr<Graph>(std::move(g))};
+  }, py::arg("path"), "Reads an .onnx or .tflite file into an IR graph.");
+
+  py::class_<PyInterpreter>(m, "Interpreter")
+      .def(py::init([](const PyGraph& g, bool exact, int threads, bool reference) {
+             RunOptions options;
+             options.exact = exact;
+             options.threads = threads;
+             options.reference_only = reference;
+             auto interp = take(Interpreter::create(*g.graph, options));
+             return PyInterpreter{g.graph, std::move(interp)};
+           }),
+           py::arg("graph"), py::arg("exact") = false, py::arg("threads") = 1,
+           py::arg("reference") = false)
+      .def("input_names", [](const PyInterpreter& p) {
+        std::vector<std::string> names;
+        for (const Value* v : p.interp->runtime_inputs()) names.push_back(v->name());
+        return names;
+      })
+      .def("run", [](PyInterpreter& p, const std::vector<py::array>& inputs) {
+        std::vector<Tensor> in = tensors_from(inputs);
+        std::vector<Tensor> out;
+        {
+          py::gil_scoped_release release;
+          check(p.interp->run(in, &out));
+        }
+        py::list result;
+        for (const Tensor& t : out) result.append(to_numpy(t));
+        return result;
+      }, py::arg("inputs"))
+      .def("run_traced", [](PyInterpreter& p, const std::vector<py::array>& inputs,
+                            std::optional<std::vector<std::string>> names) {
+        std::vector<Tensor> in = tensors_from(inputs);
+        std::vector<Tensor> out;
+        std::optional<std::set<std::string>> wanted;
+        if (names) wanted = std::set<std::string>(names->begin(), names->end());
+        CollectingObserver observer(wanted);
+        {
+          py::gil_scoped_release release;
+          check(p.interp->run(in, &out, &observer));
+        }
+        py::list result;
+        for (const Tensor& t : out) result.append(to_numpy(t));
+        py::dict traced;
+        for (const auto& [name, t] : observer.collected_) traced[py::str(name)] = to_numpy(t);
+        return py::make_tuple(result, traced);
+      }, py::arg("inputs"), py::arg("names") = py::none(),
+      "Runs once and returns (outputs, {value name: array}) for the chosen nodes or values.");
+}

@@ -1,0 +1,38 @@
+// Row-major GEMM on OpenBLAS for the fast paths of Conv, FullyConnected, Gemm and MatMul:
+// float uses sgemm, double (exact mode) dgemm, so one templated fast path serves both.
+#pragma once
+
+#include <cblas.h>
+
+#include <atomic>
+#include <cstdint>
+
+namespace convmend {
+
+// C[m,n] = alpha * op(A) op(B) + beta * C, row-major with leading dimensions.
+inline void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                 const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                 int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
+              static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb),
+              beta, c, static_cast<int>(ldc));
+}
+
+inline void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+                 const double* a, int64_t lda, const double* b, int64_t ldb, double beta,
+                 double* c, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
+              static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb),
+              beta, c, static_cast<int>(ldc));
+}
+
+// Sets OpenBLAS's thread count; the call is skipped when it is already set (it is not free).
+inline void set_blas_threads(int threads) {
+  static std::atomic<int> current{-1};
+  if (threads < 1) threads = 1;
+  if (current.exchange(threads) != threads) openblas_set_num_threads(threads);
+}
+
+}  // namespace convmend

@@ -1,0 +1,63 @@
+"""Writing results safely: every output file is written atomically and never over an input."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from convmend.errors import ConvmendError
+
+
+def check_output_path(output: str | Path, inputs: Iterable[str | Path] = ()) -> Path:
+    """Refuse an output that is one of the inputs or sits in a missing/unwritable folder."""
+    out = Path(output)
+    for item in inputs:
+        p = Path(item)
+        if p.exists() and out.exists() and os.path.samefile(out, p):
+            raise ConvmendError(f"output {out} is also an input; choose another path")
+        if out.resolve() == p.resolve():
+            raise ConvmendError(f"output {out} is also an input; choose another path")
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise ConvmendError(f"output folder does not exist: {folder}")
+    if not os.access(folder, os.W_OK):
+        raise ConvmendError(f"output folder is not writable: {folder}")
+    return out
+
+
+def write_bytes_atomically(path: str | Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, then rename it into place."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | Path, document: Any) -> None:
+    text = json.dumps(document, indent=2, sort_keys=False, default=_json_default)
+    write_bytes_atomically(path, (text + "\n").encode("utf-8"))
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")

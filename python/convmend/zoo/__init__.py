@@ -1,0 +1,1 @@
+"""Deterministic zoo of source models and their conversions, cached on disk."""

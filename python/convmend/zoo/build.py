@@ -1,0 +1,319 @@
+"""Deterministic, cached builds of the zoo models and their conversions.
+
+Every artifact is made in a subprocess with a timeout (see ``tasks.py``), written to a temp
+name and renamed into place, and described by a JSON sidecar: what made it, from which
+source file, with which package versions, and its sha256. An artifact whose sidecar matches
+the request and whose bytes match the hash is reused; anything else is rebuilt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.metadata
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from convmend.errors import ConvmendError
+from convmend.zoo.tasks import RESULT_PREFIX
+
+MODEL_NAMES = ("mobilenet_v2", "resnet101", "inception_v3")
+RECIPE_VERSION = 1  # bump when a recipe in tasks.py changes what it writes
+DEFAULT_TIMEOUT = 1200.0
+TFLITE_MODES = ("float32", "dynamic_int8", "float16")
+TORCH_EXPORTERS = ("torchscript", "dynamo")
+FORMATS = ("torch", "onnx-torchscript", "onnx-dynamo", "keras", "saved_model",
+           "tflite-float32", "tflite-dynamic_int8", "tflite-float16", "onnx-tf2onnx",
+           "onnx-tf2onnx-saved_model")
+
+_TORCH_PACKAGES = ("torch", "numpy")
+_KERAS_PACKAGES = ("tensorflow-cpu", "tensorflow", "keras", "numpy")
+
+
+def cache_dir() -> Path:
+    """``$CONVMEND_CACHE`` or ``~/.cache/convmend``; created on first use."""
+    root = Path(os.environ.get("CONVMEND_CACHE") or Path.home() / ".cache" / "convmend")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _versions(packages: Sequence[str]) -> dict[str, str]:
+    found = {}
+    for package in packages:
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def _sha256(path: Path) -> str:
+    """Hash a file, or a directory as its sorted relative paths and contents."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode() + b"\0")
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+def read_sidecar(path: str | Path) -> dict[str, Any]:
+    """The sidecar of a cached artifact (raises ConvmendError when absent or unreadable)."""
+    sidecar = _sidecar(Path(path))
+    try:
+        return json.loads(sidecar.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConvmendError(f"no readable sidecar for {path}: {exc}") from exc
+
+
+def _is_valid(path: Path, key: dict[str, Any]) -> bool:
+    if not path.exists():
+        return False
+    try:
+        meta = read_sidecar(path)
+    except ConvmendError:
+        return False
+    return meta.get("key") == key and meta.get("sha256") == _sha256(path)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists():
+        path.unlink()
+
+
+def _last_lines(text: str, count: int = 15) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(lines[-count:])
+
+
+def _run_subprocess(command: list[str], what: str, timeout: float) -> str:
+    """Run one build step; its stdout is returned, its failure becomes a ConvmendError."""
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("CUDA_VISIBLE_DEVICES", "")
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                              env=env, stdin=subprocess.DEVNULL, check=False)
+    except subprocess.TimeoutExpired as exc:
+        log = (exc.stderr or b"").decode(errors="replace") if isinstance(
+            exc.stderr, bytes) else (exc.stderr or "")
+        raise ConvmendError(f"{what} timed out after {timeout:.0f}s\n{_last_lines(log)}") from exc
+    if proc.returncode != 0:
+        raise ConvmendError(f"{what} failed (exit {proc.returncode}):\n"
+                            f"{_last_lines(proc.stderr + proc.stdout)}")
+    return proc.stdout
+
+
+def _build(path: Path, key: dict[str, Any], what: str, command_for: Any,
+           timeout: float) -> Path:
+    """Make ``path`` unless a valid copy exists; ``command_for(tmp)`` gives the command."""
+    if _is_valid(path, key):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The suffix is kept: Keras refuses to save to a name that does not end in ".keras".
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}{path.suffix}")
+    start = time.monotonic()
+    try:
+        stdout = _run_subprocess(command_for(tmp), what, timeout)
+        if not tmp.exists():
+            raise ConvmendError(f"{what} reported success but wrote no {path.name}")
+        notes: dict[str, Any] = {}
+        for line in stdout.splitlines():
+            if line.startswith(RESULT_PREFIX):
+                notes = json.loads(line[len(RESULT_PREFIX):])
+        sha = _sha256(tmp)
+        _remove(path)
+        os.replace(tmp, path)
+    finally:
+        _remove(tmp)
+    meta = {"artifact": path.name, "what": what, "key": key, "notes": notes, "sha256": sha,
+            "seconds": round(time.monotonic() - start, 2),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    sidecar_tmp = path.with_name(f".{path.name}.json.tmp-{os.getpid()}")
+    sidecar_tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    os.replace(sidecar_tmp, _sidecar(path))
+    return path
+
+
+def _task(job: dict[str, Any], what: str, path: Path, packages: Sequence[str],
+          source: Path | None, timeout: float) -> Path:
+    key = {"recipe": RECIPE_VERSION, **{k: v for k, v in job.items() if k != "src"},
+           "versions": _versions(packages)}
+    if source is not None:
+        key["source"] = source.name
+        key["source_sha256"] = read_sidecar(source)["sha256"]
+
+    def command(tmp: Path) -> list[str]:
+        full = dict(job, out=str(tmp))
+        if source is not None:
+            full["src"] = str(source)
+        return [sys.executable, "-m", "convmend.zoo.tasks", json.dumps(full)]
+
+    return _build(path, key, what, command, timeout)
+
+
+def _check_name(name: str) -> None:
+    if name not in MODEL_NAMES:
+        raise ConvmendError(f"unknown zoo model {name!r}; known: {', '.join(MODEL_NAMES)}")
+
+
+def torch_module(name: str, timeout: float = DEFAULT_TIMEOUT) -> Path:
+    """State dict of the torch model (pretrained MobileNetV2, seeded random otherwise);
+    load it with ``load_torch_module``."""
+    _check_name(name)
+    return _task({"task": "torch_module", "name": name}, f"torch build of {name}",
+                 cache_dir() / name / "torch.pth", _TORCH_PACKAGES, None, timeout)
+
+
+def load_torch_module(path: str | Path) -> Any:
+    """Rebuild the architecture named in the sidecar and load the cached weights (eval)."""
+    import torch
+
+    from convmend.zoo.torch_models import torch_architecture
+
+    meta = read_sidecar(path)
+    model = torch_architecture(meta["key"]["name"])
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.eval()
+
+
+def onnx_from_torch(name: str, exporter: str = "torchscript", opset: int | None = None,
+                    timeout: float = DEFAULT_TIMEOUT) -> Path:
+    """``torch.onnx.export`` with a static 1x3xSxS input named ``input``.
+
+    The dynamo exporter writes opset 18 at least: lower requests are recorded in the
+    sidecar's notes rather than honored (onnx's version converter fails on its output).
+    """
+    _check_name(name)
+    if exporter not in TORCH_EXPORTERS:
+        raise ConvmendError(f"unknown torch exporter {exporter!r}; use torchscript or dynamo")
+    opset = opset or (18 if exporter == "dynamo" else 17)
+    source = torch_module(name, timeout)
+    packages = (*_TORCH_PACKAGES, "onnx") + (("onnxscript",) if exporter == "dynamo" else ())
+    return _task({"task": "onnx_from_torch", "name": name, "exporter": exporter,
+                  "opset": opset}, f"torch.onnx.export({exporter}, opset {opset}) of {name}",
+                 cache_dir() / name / f"torch-{exporter}-opset{opset}.onnx", packages, source,
+                 timeout)
+
+
+def keras_model(name: str, timeout: float = DEFAULT_TIMEOUT) -> Path:
+    """keras.applications model, weights=None, seed 0, BN statistics randomized."""
+    _check_name(name)
+    return _task({"task": "keras_model", "name": name}, f"keras build of {name}",
+                 cache_dir() / name / "keras.keras", _KERAS_PACKAGES, None, timeout)
+
+
+def saved_model_from_keras(name: str, timeout: float = DEFAULT_TIMEOUT) -> Path:
+    """TF SavedModel directory written by ``keras.Model.export``."""
+    source = keras_model(name, timeout)
+    return _task({"task": "saved_model_from_keras", "name": name},
+                 f"keras export of {name} to SavedModel",
+                 cache_dir() / name / "keras-saved_model", _KERAS_PACKAGES, source, timeout)
+
+
+def tflite_from_keras(name: str, mode: str = "float32",
+                      timeout: float = DEFAULT_TIMEOUT) -> Path:
+    """TFLiteConverter.from_keras_model: plain float32, dynamic-range int8 or float16."""
+    if mode not in TFLITE_MODES:
+        raise ConvmendError(f"unknown tflite mode {mode!r}; use {', '.join(TFLITE_MODES)}")
+    source = keras_model(name, timeout)
+    return _task({"task": "tflite_from_keras", "name": name, "mode": mode},
+                 f"TFLiteConverter({mode}) of {name}", cache_dir() / name / f"keras-{mode}.tflite",
+                 _KERAS_PACKAGES, source, timeout)
+
+
+def onnx_from_keras(name: str, opset: int = 17, method: str = "from_keras",
+                    timeout: float = DEFAULT_TIMEOUT) -> Path:
+    """tf2onnx: ``from_keras`` (static 1xSxSx3 input named ``input``) or ``saved_model``
+    (its CLI on the exported SavedModel, dynamic batch). Both work with Keras 3."""
+    if method == "from_keras":
+        source = keras_model(name, timeout)
+        task = "onnx_from_keras"
+    elif method == "saved_model":
+        source = saved_model_from_keras(name, timeout)
+        task = "onnx_from_saved_model"
+    else:
+        raise ConvmendError(f"unknown tf2onnx method {method!r}; use from_keras or saved_model")
+    suffix = "" if method == "from_keras" else "-saved_model"
+    return _task({"task": task, "name": name, "opset": opset},
+                 f"tf2onnx {method} (opset {opset}) of {name}",
+                 cache_dir() / name / f"keras-tf2onnx{suffix}-opset{opset}.onnx",
+                 (*_KERAS_PACKAGES, "tf2onnx", "onnx"), source, timeout)
+
+
+def build_format(name: str, fmt: str, timeout: float = DEFAULT_TIMEOUT) -> Path:
+    """One (model, format) cell of the zoo, by the names in ``FORMATS``."""
+    if fmt == "torch":
+        return torch_module(name, timeout)
+    if fmt.startswith("onnx-") and fmt.removeprefix("onnx-") in TORCH_EXPORTERS:
+        return onnx_from_torch(name, fmt.removeprefix("onnx-"), timeout=timeout)
+    if fmt == "keras":
+        return keras_model(name, timeout)
+    if fmt == "saved_model":
+        return saved_model_from_keras(name, timeout)
+    if fmt.startswith("tflite-"):
+        return tflite_from_keras(name, fmt.removeprefix("tflite-"), timeout)
+    if fmt == "onnx-tf2onnx":
+        return onnx_from_keras(name, timeout=timeout)
+    if fmt == "onnx-tf2onnx-saved_model":
+        return onnx_from_keras(name, method="saved_model", timeout=timeout)
+    raise ConvmendError(f"unknown zoo format {fmt!r}; known: {', '.join(FORMATS)}")
+
+
+def build_all(models: Sequence[str] = MODEL_NAMES, formats: Sequence[str] = FORMATS,
+              timeout: float = DEFAULT_TIMEOUT) -> dict[tuple[str, str], Path | ConvmendError]:
+    """Build every cell, going on past failures; each value is a path or the error."""
+    results: dict[tuple[str, str], Path | ConvmendError] = {}
+    for name in models:
+        for fmt in formats:
+            try:
+                results[(name, fmt)] = build_format(name, fmt, timeout)
+            except ConvmendError as exc:
+                results[(name, fmt)] = exc
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m convmend.zoo.build",
+                                     description="Build the convmend model zoo cache.")
+    parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
+    parser.add_argument("--formats", nargs="+", default=list(FORMATS), choices=FORMATS)
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
+    args = parser.parse_args(argv)
+    failed = 0
+    for name in args.models:
+        for fmt in args.formats:
+            start = time.monotonic()
+            try:
+                path = build_format(name, fmt, args.timeout)
+                status = str(path)
+            except ConvmendError as exc:
+                failed += 1
+                lines = str(exc).splitlines()
+                status = "FAILED: " + " | ".join(lines[:1] + lines[-1:])
+            print(f"{name:14s} {fmt:22s} {time.monotonic() - start:7.1f}s  {status}", flush=True)
+    print(f"cache: {cache_dir()}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""What runs inside the builder's subprocesses: one model build or one conversion each.
+
+Kept apart from ``build.py`` so that the parent never imports TensorFlow or torch: a
+converter that hangs, aborts or leaks memory takes only its own process down. Invoked as
+``python -m convmend.zoo.tasks '<json job>'``; the job writes to ``job["out"]`` (a temp
+path the parent renames) and prints one ``CONVMEND_RESULT <json>`` line of notes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+RESULT_PREFIX = "CONVMEND_RESULT "
+SEED = 0
+
+KERAS_APPS = {"mobilenet_v2": "MobileNetV2", "resnet101": "ResNet101",
+              "inception_v3": "InceptionV3"}
+# Input ranges of keras.applications' preprocess_input modes: "tf" for MobileNetV2 and
+# InceptionV3 ([-1, 1]), "caffe" for ResNet (BGR minus the ImageNet mean, about +-128).
+KERAS_INPUT_RANGE = {"mobilenet_v2": 1.0, "resnet101": 128.0, "inception_v3": 1.0}
+
+
+def input_size(name: str) -> int:
+    return 299 if name == "inception_v3" else 224
+
+
+def torch_module(job: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    from convmend.zoo.torch_models import build_torch_model
+
+    model = build_torch_model(job["name"])
+    torch.save(model.state_dict(), job["out"])
+    return {"pretrained": job["name"] == "mobilenet_v2"}
+
+
+def onnx_from_torch(job: dict[str, Any]) -> dict[str, Any]:
+    import onnx
+    import torch
+
+    from convmend.zoo.torch_models import torch_architecture
+
+    model = torch_architecture(job["name"])
+    model.load_state_dict(torch.load(job["src"], map_location="cpu", weights_only=True))
+    model.eval()
+    size = input_size(job["name"])
+    example = (torch.zeros(1, 3, size, size),)
+    dynamo = job["exporter"] == "dynamo"
+    extra = {"external_data": False} if dynamo else {}
+    with torch.no_grad():
+        torch.onnx.export(model, example, job["out"], dynamo=dynamo,
+                          opset_version=job["opset"], input_names=["input"],
+                          output_names=["logits"], **extra)
+    written = onnx.load(job["out"], load_external_data=False)
+    actual = max(o.version for o in written.opset_import if o.domain in ("", "ai.onnx"))
+    notes: dict[str, Any] = {"opset_written": actual, "nodes": len(written.graph.node)}
+    if actual != job["opset"]:
+        notes["warning"] = f"exporter ignored opset {job['opset']} and wrote opset {actual}"
+    return notes
+
+
+def _randomize_keras_batchnorm(model: Any, name: str) -> None:
+    """Non-trivial BN statistics so that folding mistakes show: one training-mode pass on
+    seeded noise with momentum 0 sets every moving mean/variance to that batch's (so the
+    activations stay in range), then gamma/beta are drawn from a seeded generator."""
+    import keras
+    import numpy as np
+
+    rng = np.random.default_rng(SEED)
+    size = input_size(name)
+    norms = [layer for layer in model.layers
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    saved = [layer.momentum for layer in norms]
+    for layer in norms:
+        layer.momentum = 0.0
+    noise = rng.uniform(-1.0, 1.0, (4, size, size, 3)) * KERAS_INPUT_RANGE[name]
+    model(noise.astype("float32"), training=True)
+    for layer, momentum in zip(norms, saved, strict=True):
+        layer.momentum = momentum
+        channels = layer.moving_mean.shape[0]
+        if layer.scale:
+            layer.gamma.assign(rng.uniform(0.5, 1.5, channels).astype("float32"))
+        if layer.center:
+            layer.beta.assign((rng.standard_normal(channels) * 0.1).astype("float32"))
+
+
+def keras_model(job: dict[str, Any]) -> dict[str, Any]:
+    import keras
+
+    keras.utils.set_random_seed(SEED)
+    model = getattr(keras.applications, KERAS_APPS[job["name"]])(weights=None)
+    _randomize_keras_batchnorm(model, job["name"])
+    model.save(job["out"])
+    return {"layers": len(model.layers), "classifier_activation": "softmax"}
+
+
+def saved_model_from_keras(job: dict[str, Any]) -> dict[str, Any]:
+    import keras
+
+    model = keras.models.load_model(job["src"])
+    model.export(job["out"], format="tf_saved_model")
+    return {"api": "keras.Model.export(format='tf_saved_model')"}
+
+
+def tflite_from_keras(job: dict[str, Any]) -> dict[str, Any]:
+    import keras
+    import tensorflow as tf
+
+    model = keras.models.load_model(job["src"])
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if job["mode"] in ("dynamic_int8", "float16"):
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if job["mode"] == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    with open(job["out"], "wb") as handle:
+        handle.write(converter.convert())
+    return {"api": "tf.lite.TFLiteConverter.from_keras_model"}
+
+
+def onnx_from_keras(job: dict[str, Any]) -> dict[str, Any]:
+    import keras
+    import tensorflow as tf
+    import tf2onnx
+
+    model = keras.models.load_model(job["src"])
+    size = input_size(job["name"])
+    signature = (tf.TensorSpec((1, size, size, 3), tf.float32, name="input"),)
+    tf2onnx.convert.from_keras(model, input_signature=signature, opset=job["opset"],
+                               output_path=job["out"])
+    return {"api": "tf2onnx.convert.from_keras"}
+
+
+def onnx_from_saved_model(job: dict[str, Any]) -> dict[str, Any]:
+    """tf2onnx's own command line (``python -m tf2onnx.convert --saved-model``), run
+    in this process; the input keeps the SavedModel's dynamic batch."""
+    from tf2onnx import convert
+
+    saved_argv = sys.argv
+    sys.argv = ["tf2onnx.convert", "--saved-model", job["src"], "--output", job["out"],
+                "--opset", str(job["opset"])]
+    try:
+        convert.main()
+    finally:
+        sys.argv = saved_argv
+    return {"api": "python -m tf2onnx.convert --saved-model"}
+
+
+TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "torch_module": torch_module,
+    "onnx_from_torch": onnx_from_torch,
+    "keras_model": keras_model,
+    "saved_model_from_keras": saved_model_from_keras,
+    "tflite_from_keras": tflite_from_keras,
+    "onnx_from_keras": onnx_from_keras,
+    "onnx_from_saved_model": onnx_from_saved_model,
+}
+
+
+def main(argv: list[str]) -> int:
+    job = json.loads(argv[1])
+    notes = TASKS[job["task"]](job)
+    print(RESULT_PREFIX + json.dumps(notes), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
