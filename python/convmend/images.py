@@ -22,10 +22,27 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 # Natural photos among scikit-image's data; only those present in the wheel are used.
 SKIMAGE_PHOTOS = (
-    "astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png",
-    "motorcycle_right.png", "hubble_deep_field.jpg", "retina.jpg", "ihc.png", "camera.png",
-    "moon.png", "coins.png", "brick.png", "grass.png", "gravel.png", "cell.png",
-    "clock_motion.png", "microaneurysms.png", "eagle.png", "lily.png", "kidney.tif",
+    "astronaut.png",
+    "chelsea.png",
+    "coffee.png",
+    "rocket.jpg",
+    "motorcycle_left.png",
+    "motorcycle_right.png",
+    "hubble_deep_field.jpg",
+    "retina.jpg",
+    "ihc.png",
+    "camera.png",
+    "moon.png",
+    "coins.png",
+    "brick.png",
+    "grass.png",
+    "gravel.png",
+    "cell.png",
+    "clock_motion.png",
+    "microaneurysms.png",
+    "eagle.png",
+    "lily.png",
+    "kidney.tif",
 )
 SKLEARN_PHOTOS = ("china.jpg", "flower.jpg")
 DEFAULT_SOURCES = ("foolbox", "sklearn", "skimage")
@@ -139,8 +156,11 @@ def skimage_images() -> list[ImageItem]:
     if root is None:
         return []
     data = root / "data"
-    return [ImageItem(f"skimage/{Path(n).stem}", data / n) for n in SKIMAGE_PHOTOS
-            if (data / n).is_file()]
+    return [
+        ImageItem(f"skimage/{Path(n).stem}", data / n)
+        for n in SKIMAGE_PHOTOS
+        if (data / n).is_file()
+    ]
 
 
 def sklearn_images() -> list[ImageItem]:
@@ -149,15 +169,19 @@ def sklearn_images() -> list[ImageItem]:
     if root is None:
         return []
     images = root / "datasets" / "images"
-    return [ImageItem(f"sklearn/{Path(n).stem}", images / n) for n in SKLEARN_PHOTOS
-            if (images / n).is_file()]
+    return [
+        ImageItem(f"sklearn/{Path(n).stem}", images / n)
+        for n in SKLEARN_PHOTOS
+        if (images / n).is_file()
+    ]
 
 
 _SOURCES = {"foolbox": foolbox_images, "skimage": skimage_images, "sklearn": sklearn_images}
 
 
-def default_images(count: int | None = None, sources: Sequence[str] = DEFAULT_SOURCES,
-                   seed: int = 0) -> ImageSet:
+def default_images(
+    count: int | None = None, sources: Sequence[str] = DEFAULT_SOURCES, seed: int = 0
+) -> ImageSet:
     """The packaged images, labeled ones first; variants fill up to ``count`` if needed."""
     items: list[ImageItem] = []
     for source in sources:
@@ -172,8 +196,12 @@ def default_images(count: int | None = None, sources: Sequence[str] = DEFAULT_SO
     return fit_to_count(items, count, seed)
 
 
-def load_image_dir(path: str | Path, labels: Mapping[str, int] | None = None,
-                   count: int | None = None, seed: int = 0) -> ImageSet:
+def load_image_dir(
+    path: str | Path,
+    labels: Mapping[str, int] | None = None,
+    count: int | None = None,
+    seed: int = 0,
+) -> ImageSet:
     """Every image file directly in ``path`` (sorted by name), each checked to decode.
 
     ``labels`` maps a file name to its class index; files missing from it are unlabeled.
@@ -181,12 +209,11 @@ def load_image_dir(path: str | Path, labels: Mapping[str, int] | None = None,
     folder = Path(path)
     if not folder.is_dir():
         raise ConvmendError(f"image folder not found: {folder}")
-    files = sorted(p for p in folder.iterdir()
-                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    )
     if not files:
-        raise ConvmendError(
-            f"no images in {folder} (looked for {', '.join(IMAGE_SUFFIXES)})"
-        )
+        raise ConvmendError(f"no images in {folder} (looked for {', '.join(IMAGE_SUFFIXES)})")
     labels = labels or {}
     items = []
     for file in files:

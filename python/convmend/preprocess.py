@@ -23,8 +23,11 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
-_METHODS = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
-            "nearest": Image.Resampling.NEAREST}
+_METHODS = {
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "nearest": Image.Resampling.NEAREST,
+}
 _DTYPES = ("float32", "float16", "float64", "uint8", "int8")
 
 
@@ -59,8 +62,7 @@ class PreprocessSpec:
         if self.crop is not None and not 0.0 < self.crop <= 1.0:
             raise ConvmendError(f"preprocess crop must be in (0, 1], got {self.crop}")
         if self.method not in _METHODS:
-            raise ConvmendError(f"unknown resize method {self.method!r}; use "
-                                f"{', '.join(_METHODS)}")
+            raise ConvmendError(f"unknown resize method {self.method!r}; use {', '.join(_METHODS)}")
         if self.order not in ("rgb", "bgr"):
             raise ConvmendError(f"channel order must be rgb or bgr, got {self.order!r}")
         if self.layout not in ("nchw", "nhwc"):
@@ -123,7 +125,7 @@ class PreprocessSpec:
             raise ConvmendError(f"resized image {new_h}x{new_w} is smaller than crop {self.size}")
         top = round((new_h - self.size) / 2.0)
         left = round((new_w - self.size) / 2.0)
-        return resized[top:top + self.size, left:left + self.size]
+        return resized[top : top + self.size, left : left + self.size]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; ``from_dict`` inverts it exactly."""
@@ -146,9 +148,13 @@ class PreprocessSpec:
 
     def to_string(self) -> str:
         """The compact CLI form that ``parse_spec`` reads back."""
-        parts = [f"size={self.size}", f"crop={'none' if self.crop is None else self.crop}",
-                 f"method={self.method}", f"antialias={'yes' if self.antialias else 'no'}",
-                 f"scale={_fmt_float(self.scale)}"]
+        parts = [
+            f"size={self.size}",
+            f"crop={'none' if self.crop is None else self.crop}",
+            f"method={self.method}",
+            f"antialias={'yes' if self.antialias else 'no'}",
+            f"scale={_fmt_float(self.scale)}",
+        ]
         for key, values in (("mean", self.mean), ("std", self.std)):
             parts.append(f"{key}={'none' if values is None else ':'.join(map(str, values))}")
         parts += [f"order={self.order}", f"layout={self.layout}", f"dtype={self.dtype}"]
@@ -163,8 +169,7 @@ def _fmt_float(value: float) -> str:
     return repr(value)
 
 
-def _resize(image: np.ndarray, height: int, width: int, method: str,
-            antialias: bool) -> np.ndarray:
+def _resize(image: np.ndarray, height: int, width: int, method: str, antialias: bool) -> np.ndarray:
     if (height, width) == image.shape[:2]:
         return image
     if antialias or method == "nearest":
@@ -186,7 +191,7 @@ def _resample_axis(data: np.ndarray, size: int, axis: int, method: str) -> np.nd
     else:  # bicubic, Keys kernel with a = -0.5 (TF and OpenCV use a = -0.5 / -0.75)
         offsets = (-1, 0, 1, 2)
         weights = tuple(_keys_cubic(frac - k) for k in offsets)
-    out = np.zeros((*data.shape[:axis], size, *data.shape[axis + 1:]), np.float64)
+    out = np.zeros((*data.shape[:axis], size, *data.shape[axis + 1 :]), np.float64)
     shape = [1] * data.ndim
     shape[axis] = size
     for offset, weight in zip(offsets, weights, strict=True):
@@ -204,17 +209,34 @@ def _keys_cubic(x: np.ndarray, a: float = -0.5) -> np.ndarray:
 
 PRESETS: dict[str, PreprocessSpec] = {
     # torchvision ImageNet eval: Resize(256) + CenterCrop(224), [0,1], ImageNet mean/std.
-    "torchvision": PreprocessSpec(size=224, crop=0.875, scale=1 / 255, mean=IMAGENET_MEAN,
-                                  std=IMAGENET_STD, order="rgb", layout="nchw"),
+    "torchvision": PreprocessSpec(
+        size=224,
+        crop=0.875,
+        scale=1 / 255,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        order="rgb",
+        layout="nchw",
+    ),
     # keras.applications preprocess_input modes; Keras examples resize the photo directly.
-    "keras-caffe": PreprocessSpec(size=224, crop=None, scale=1.0, mean=CAFFE_MEAN_BGR,
-                                  order="bgr", layout="nhwc"),
-    "keras-tf": PreprocessSpec(size=224, crop=None, scale=1 / 127.5, mean=(1.0,),
-                               order="rgb", layout="nhwc"),
-    "keras-torch": PreprocessSpec(size=224, crop=None, scale=1 / 255, mean=IMAGENET_MEAN,
-                                  std=IMAGENET_STD, order="rgb", layout="nhwc"),
-    "inception": PreprocessSpec(size=299, crop=None, scale=1 / 127.5, mean=(1.0,),
-                                order="rgb", layout="nhwc"),
+    "keras-caffe": PreprocessSpec(
+        size=224, crop=None, scale=1.0, mean=CAFFE_MEAN_BGR, order="bgr", layout="nhwc"
+    ),
+    "keras-tf": PreprocessSpec(
+        size=224, crop=None, scale=1 / 127.5, mean=(1.0,), order="rgb", layout="nhwc"
+    ),
+    "keras-torch": PreprocessSpec(
+        size=224,
+        crop=None,
+        scale=1 / 255,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        order="rgb",
+        layout="nhwc",
+    ),
+    "inception": PreprocessSpec(
+        size=299, crop=None, scale=1 / 127.5, mean=(1.0,), order="rgb", layout="nhwc"
+    ),
 }
 
 

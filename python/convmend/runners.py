@@ -51,17 +51,21 @@ class Runner(abc.ABC):
     def _run_once(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]: ...
 
     @abc.abstractmethod
-    def _intermediates_once(self, feeds: dict[str, np.ndarray],
-                            names: Sequence[str] | None) -> dict[str, np.ndarray]: ...
+    def _intermediates_once(
+        self, feeds: dict[str, np.ndarray], names: Sequence[str] | None
+    ) -> dict[str, np.ndarray]: ...
 
     def run(self, batch: Batch) -> list[np.ndarray]:
         """Outputs in the model's order. A batch larger than a fixed batch of 1 is run
         sample by sample and concatenated, since converted models often fix the batch."""
-        return [np.concatenate(parts) if len(parts) > 1 else parts[0]
-                for parts in zip(*(self._run_once(f) for f in self._split(batch)), strict=True)]
+        return [
+            np.concatenate(parts) if len(parts) > 1 else parts[0]
+            for parts in zip(*(self._run_once(f) for f in self._split(batch)), strict=True)
+        ]
 
-    def run_with_intermediates(self, batch: Batch,
-                               names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    def run_with_intermediates(
+        self, batch: Batch, names: Sequence[str] | None = None
+    ) -> dict[str, np.ndarray]:
         """Map tensor name -> value for ``names`` (all of ``intermediate_names()`` if None)."""
         if names is not None:
             missing = sorted(set(names) - set(self.intermediate_names()))
@@ -76,8 +80,10 @@ class Runner(abc.ABC):
         infos = self.inputs()
         if isinstance(batch, np.ndarray):
             if len(infos) != 1:
-                raise ConvmendError(f"{self.path}: model has {len(infos)} inputs; pass a dict "
-                                    f"keyed by {', '.join(i.name for i in infos)}")
+                raise ConvmendError(
+                    f"{self.path}: model has {len(infos)} inputs; pass a dict "
+                    f"keyed by {', '.join(i.name for i in infos)}"
+                )
             batch = {infos[0].name: batch}
         feeds = {}
         for info in infos:
@@ -85,10 +91,13 @@ class Runner(abc.ABC):
                 raise ConvmendError(f"{self.path}: missing input {info.name!r}")
             value = np.asarray(batch[info.name])
             if len(value.shape) != len(info.shape) or any(
-                    want is not None and got != want
-                    for got, want in zip(value.shape[1:], info.shape[1:], strict=True)):
-                raise ConvmendError(f"{self.path}: input {info.name!r} expects shape "
-                                    f"{info.shape}, got {value.shape}")
+                want is not None and got != want
+                for got, want in zip(value.shape[1:], info.shape[1:], strict=True)
+            ):
+                raise ConvmendError(
+                    f"{self.path}: input {info.name!r} expects shape "
+                    f"{info.shape}, got {value.shape}"
+                )
             feeds[info.name] = value.astype(info.dtype, copy=False)
         extra = sorted(set(batch) - set(feeds))
         if extra:
@@ -100,7 +109,7 @@ class Runner(abc.ABC):
         fixed_one = all(info.shape and info.shape[0] == 1 for info in self.inputs())
         count = {v.shape[0] for v in feeds.values()}
         if fixed_one and len(count) == 1 and (n := count.pop()) > 1:
-            return [{k: v[i:i + 1] for k, v in feeds.items()} for i in range(n)]
+            return [{k: v[i : i + 1] for k, v in feeds.items()} for i in range(n)]
         return [feeds]
 
 
@@ -108,8 +117,11 @@ def _join(parts: list[np.ndarray]) -> np.ndarray:
     """Concatenate per-sample values; a value that does not depend on the sample (a shape
     or constant tensor) is returned once."""
     first = parts[0]
-    per_sample = first.ndim >= 1 and first.shape[0] == 1 and (
-        first.ndim >= 2 or any(not np.array_equal(first, p) for p in parts[1:]))
+    per_sample = (
+        first.ndim >= 1
+        and first.shape[0] == 1
+        and (first.ndim >= 2 or any(not np.array_equal(first, p) for p in parts[1:]))
+    )
     return np.concatenate(parts) if per_sample else first
 
 
@@ -123,8 +135,7 @@ class OnnxRuntimeRunner(Runner):
 
     format = "onnx"
 
-    def __init__(self, path: Path, num_threads: int | None = None,
-                 optimization: str = "all"):
+    def __init__(self, path: Path, num_threads: int | None = None, optimization: str = "all"):
         super().__init__(path)
         import onnx
         import onnxruntime as ort
@@ -134,10 +145,12 @@ class OnnxRuntimeRunner(Runner):
         if num_threads is not None:
             self._options.intra_op_num_threads = num_threads
             self._options.inter_op_num_threads = 1
-        levels = {"disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
-                  "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-                  "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-                  "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
+        levels = {
+            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        }
         if optimization not in levels:
             raise ConvmendError(f"unknown ORT optimization level {optimization!r}")
         self._options.graph_optimization_level = levels[optimization]
@@ -152,8 +165,9 @@ class OnnxRuntimeRunner(Runner):
         self._probe: tuple[tuple[str, ...], object] | None = None
 
     def _session_for(self, model_bytes: bytes):  # -> ort.InferenceSession
-        return self._ort.InferenceSession(model_bytes, self._options,
-                                          providers=["CPUExecutionProvider"])
+        return self._ort.InferenceSession(
+            model_bytes, self._options, providers=["CPUExecutionProvider"]
+        )
 
     @staticmethod
     def _info(arg) -> TensorInfo:
@@ -174,8 +188,9 @@ class OnnxRuntimeRunner(Runner):
     def _run_once(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         return list(self._session.run(None, feeds))
 
-    def _intermediates_once(self, feeds: dict[str, np.ndarray],
-                            names: Sequence[str] | None) -> dict[str, np.ndarray]:
+    def _intermediates_once(
+        self, feeds: dict[str, np.ndarray], names: Sequence[str] | None
+    ) -> dict[str, np.ndarray]:
         wanted = tuple(self._node_outputs if names is None else names)
         if self._probe is None or self._probe[0] != wanted:
             self._probe = (wanted, self._session_for(self._with_outputs(wanted)))
@@ -229,12 +244,12 @@ class LiteRtRunner(Runner):
 
         extra = {}
         if debug:
-            extra = {"experimental_preserve_all_tensors": True,
-                     "experimental_op_resolver_type":
-                         OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
+            extra = {
+                "experimental_preserve_all_tensors": True,
+                "experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+            }
         try:
-            interp = Interpreter(model_path=str(self.path), num_threads=self._num_threads,
-                                 **extra)
+            interp = Interpreter(model_path=str(self.path), num_threads=self._num_threads, **extra)
             interp.allocate_tensors()
         except Exception as exc:  # LiteRT raises ValueError/RuntimeError with its log
             raise ConvmendError(f"LiteRT cannot load {self.path}: {exc}") from exc
@@ -250,8 +265,10 @@ class LiteRtRunner(Runner):
         seen: dict[str, int] = {}
         for detail in self._details.values():
             seen[detail["name"]] = seen.get(detail["name"], 0) + 1
-        return {i: d["name"] if seen[d["name"]] == 1 else f"{d['name']}#{i}"
-                for i, d in self._details.items()}
+        return {
+            i: d["name"] if seen[d["name"]] == 1 else f"{d['name']}#{i}"
+            for i, d in self._details.items()
+        }
 
     def _execution_order(self) -> list[int]:
         """Model inputs, then every op output in op order (constants are left out)."""
@@ -299,11 +316,13 @@ class LiteRtRunner(Runner):
 
     def _run_once(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         self._invoke(self._interp, feeds)
-        return [self._interp.get_tensor(d["index"]).copy()
-                for d in self._interp.get_output_details()]
+        return [
+            self._interp.get_tensor(d["index"]).copy() for d in self._interp.get_output_details()
+        ]
 
-    def _intermediates_once(self, feeds: dict[str, np.ndarray],
-                            names: Sequence[str] | None) -> dict[str, np.ndarray]:
+    def _intermediates_once(
+        self, feeds: dict[str, np.ndarray], names: Sequence[str] | None
+    ) -> dict[str, np.ndarray]:
         interp = self._debug_interp()
         self._invoke(interp, feeds)
         wanted = self.intermediate_names() if names is None else list(names)
@@ -328,8 +347,11 @@ class KerasRunner(Runner):
             self._model = keras.models.load_model(str(path), compile=False)
         except Exception as exc:  # Keras raises ValueError/TypeError/OSError alike
             raise ConvmendError(f"Keras cannot load {path}: {exc}") from exc
-        self._layers = {layer.name: layer for layer in self._model.layers
-                        if not isinstance(layer.output, (list, tuple, dict))}
+        self._layers = {
+            layer.name: layer
+            for layer in self._model.layers
+            if not isinstance(layer.output, (list, tuple, dict))
+        }
         self._probe: tuple[tuple[str, ...], object] | None = None
 
     @staticmethod
@@ -355,12 +377,13 @@ class KerasRunner(Runner):
         out = out if isinstance(out, (list, tuple)) else [out]
         return [np.asarray(o) for o in out]
 
-    def _intermediates_once(self, feeds: dict[str, np.ndarray],
-                            names: Sequence[str] | None) -> dict[str, np.ndarray]:
+    def _intermediates_once(
+        self, feeds: dict[str, np.ndarray], names: Sequence[str] | None
+    ) -> dict[str, np.ndarray]:
         wanted = tuple(self._layers if names is None else names)
         if self._probe is None or self._probe[0] != wanted:
-            probe = self._keras.Model(self._model.inputs,
-                                      [self._layers[n].output for n in wanted])
+            # ``model.input`` keeps the model's own input structure, as ``_ordered`` does.
+            probe = self._keras.Model(self._model.input, [self._layers[n].output for n in wanted])
             self._probe = (wanted, probe)
         values = self._probe[1](self._ordered(feeds), training=False)  # type: ignore[operator]
         values = values if isinstance(values, (list, tuple)) else [values]
@@ -383,8 +406,11 @@ class TorchRunner(Runner):
         self._torch = torch
         self._module = (module if module is not None else self._load(path)).eval()
         self._shape = input_shape or self._guess_shape(path)
-        self._leaves = [name for name, m in self._module.named_modules()
-                        if name and not any(True for _ in m.children())]
+        self._leaves = [
+            name
+            for name, m in self._module.named_modules()
+            if name and not any(True for _ in m.children())
+        ]
 
     @staticmethod
     def _load(path: Path):  # -> torch.nn.Module
@@ -403,7 +429,8 @@ class TorchRunner(Runner):
         except Exception as exc:  # torch raises RuntimeError/pickle errors alike
             raise ConvmendError(
                 f"cannot load {path} as a PyTorch model (supported: zoo state dicts with "
-                f"their sidecar, TorchScript, torch.export .pt2): {exc}") from exc
+                f"their sidecar, TorchScript, torch.export .pt2): {exc}"
+            ) from exc
 
     @staticmethod
     def _guess_shape(path: Path) -> tuple[int, ...]:
@@ -431,8 +458,9 @@ class TorchRunner(Runner):
         out = out if isinstance(out, (list, tuple)) else [out]
         return [o.numpy() for o in out]
 
-    def _intermediates_once(self, feeds: dict[str, np.ndarray],
-                            names: Sequence[str] | None) -> dict[str, np.ndarray]:
+    def _intermediates_once(
+        self, feeds: dict[str, np.ndarray], names: Sequence[str] | None
+    ) -> dict[str, np.ndarray]:
         wanted = list(self._leaves if names is None else names)
         modules = dict(self._module.named_modules())
         values: dict[str, np.ndarray] = {}
@@ -441,6 +469,7 @@ class TorchRunner(Runner):
             def hook(_module, _inputs, output) -> None:
                 if isinstance(output, self._torch.Tensor):
                     values[name] = output.detach().numpy().copy()
+
             return hook
 
         handles = [modules[n].register_forward_hook(keep(n)) for n in wanted]
@@ -469,5 +498,6 @@ def open_runner(path: str | Path, num_threads: int | None = None) -> Runner:
         return KerasRunner(path)
     if suffix in (".pth", ".pt", ".pt2"):
         return TorchRunner(path)
-    raise ConvmendError(f"no native runner for {path.name}; supported: .onnx, .tflite, "
-                        ".keras, .pth/.pt/.pt2")
+    raise ConvmendError(
+        f"no native runner for {path.name}; supported: .onnx, .tflite, .keras, .pth/.pt/.pt2"
+    )

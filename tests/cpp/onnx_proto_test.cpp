@@ -164,7 +164,8 @@ TEST(WireReader, RejectsFieldZeroGroupsAndInvalidWireTypes) {
 
 TEST(WireReader, LengthPastTheEndFailsBeforeAnyAllocation) {
   // Length 2^62 followed by 3 bytes: must fail on the length, not try to allocate.
-  const std::vector<uint8_t> bytes = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40, 1, 2, 3};
+  const std::vector<uint8_t> bytes = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+                                      0x80, 0x80, 0x40, 1,    2,    3};
   wire::Reader reader(bytes);
   auto payload = reader.read_length_delimited();
   ASSERT_FALSE(payload.is_ok());
@@ -341,7 +342,8 @@ TEST(GoldenFiles, TypedFieldsNarrowerThan32BitsComeFromInt32Data) {
   ASSERT_NE(shape, nullptr);
   EXPECT_EQ(shape->data_type, DataType::kInt64);
   EXPECT_EQ(shape->int64_data, (std::vector<int64_t>{2, -1}));
-  EXPECT_EQ(bytes_of(*shape), std::string("\x02\0\0\0\0\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff", 16));
+  EXPECT_EQ(bytes_of(*shape),
+            std::string("\x02\0\0\0\0\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff", 16));
 
   EXPECT_EQ(find_initializer(graph, "scale")->float_data,
             (std::vector<float>{1.5f, -2.0f, 0.25f, 0.0f, 3.0f, -0.5f}));

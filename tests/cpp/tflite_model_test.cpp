@@ -5,7 +5,9 @@
 #include <flatbuffers/flatbuffers.h>
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cstring>
+#include <limits>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -68,14 +70,13 @@ std::string lowercase(std::string_view text) {
 
 // Navigates a trusted, freshly serialized file to patch one operator field in place.
 uint8_t* operator_field(std::vector<uint8_t>& file, size_t op_index, FieldId field) {
+  using TableVector = flatbuffers::Vector<flatbuffers::Offset<flatbuffers::Table>>;
   auto* root = flatbuffers::GetMutableRoot<flatbuffers::Table>(file.data());
-  auto* subgraphs = root->GetPointer<flatbuffers::Vector<flatbuffers::Offset<flatbuffers::Table>>*>(
-      vtable_offset(ModelFields::kSubgraphs));
+  auto* subgraphs = root->GetPointer<TableVector*>(vtable_offset(ModelFields::kSubgraphs));
   auto* subgraph = const_cast<flatbuffers::Table*>(subgraphs->Get(0));
-  auto* operators = subgraph->GetPointer<flatbuffers::Vector<flatbuffers::Offset<flatbuffers::Table>>*>(
-      vtable_offset(SubGraphFields::kOperators));
-  auto* op = const_cast<flatbuffers::Table*>(operators->Get(static_cast<flatbuffers::uoffset_t>(op_index)));
-  return op->GetAddressOf(vtable_offset(field));
+  auto* operators = subgraph->GetPointer<TableVector*>(vtable_offset(SubGraphFields::kOperators));
+  const auto index = static_cast<flatbuffers::uoffset_t>(op_index);
+  return const_cast<flatbuffers::Table*>(operators->Get(index))->GetAddressOf(vtable_offset(field));
 }
 
 // ---- golden files: what LiteRT reports must be what parse_model returns ----
@@ -296,6 +297,21 @@ TEST(TfliteModelRoundTrip, EveryOptionsTableWithNonDefaultValues) {
   EXPECT_TRUE(last.get_ints("new_shape").value()->empty());
 }
 
+TEST(TfliteModelRoundTrip, FloatsKeepTheirBits) {
+  // Found by fuzzing: NaN != NaN made equal models compare unequal, and -0.0 was dropped as
+  // equal to the 0.0 default.
+  Model model = parse_or_die(read_bytes(case_path("small_cnn_float32", ".tflite")));
+  Options& softmax = model.subgraphs[0].operators[8].builtin_options;
+  for (float beta : {-0.0f, std::numeric_limits<float>::quiet_NaN()}) {
+    ASSERT_TRUE(softmax.set_float("beta", beta).is_ok());
+    const Model again = parse_or_die(serialize_model(model).value());
+    EXPECT_TRUE(again == model) << beta;
+    EXPECT_EQ(std::bit_cast<uint32_t>(
+                  again.subgraphs[0].operators[8].builtin_options.get_float("beta").value()),
+              std::bit_cast<uint32_t>(beta));
+  }
+}
+
 TEST(TfliteModelRoundTrip, OperatorCodeUsesLargerOfTheTwoFields) {
   OperatorCode old_file;  // written before builtin_code existed
   old_file.deprecated_builtin_code = 3;
@@ -402,6 +418,13 @@ TEST(TfliteModelValidation, QuantizationConsistency) {
     Model model = good;
     model.subgraphs[0].tensors[6].quantization->quantized_dimension = 4;
     EXPECT_EQ(validate_model(model).code(), StatusCode::kInvalidModel);
+  }
+  {
+    Model model = good;
+    model.subgraphs[0].tensors[6].quantization->scale[2] = std::numeric_limits<float>::infinity();
+    EXPECT_NE(validate_model(model).message().find("quantization scale 2 is inf"),
+              std::string::npos)
+        << validate_model(model).message();
   }
 }
 

@@ -91,8 +91,10 @@ def test_bicubic_without_antialias_is_exact_on_constant_images() -> None:
 
 
 def test_compact_string_matches_the_torchvision_preset() -> None:
-    spec = parse_spec("size=224,crop=0.875,scale=1/255,mean=0.485:0.456:0.406,"
-                      "std=0.229:0.224:0.225,order=rgb,layout=nchw")
+    spec = parse_spec(
+        "size=224,crop=0.875,scale=1/255,mean=0.485:0.456:0.406,"
+        "std=0.229:0.224:0.225,order=rgb,layout=nchw"
+    )
     assert spec == PRESETS["torchvision"]
 
 
@@ -110,15 +112,18 @@ def test_string_and_dict_round_trips(name: str) -> None:
     assert PreprocessSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
 
 
-@pytest.mark.parametrize("text, message", [
-    ("size=224,colour=rgb", "unknown preprocess option 'colour'"),
-    ("vgg", "unknown preprocess preset 'vgg'"),
-    ("scale=1/0", "not a number"),
-    ("order=rbg", "channel order"),
-    ("crop=1.5", "crop must be in"),
-    ("mean=1:2", "mean needs 1 or 3 values"),
-    ("torchvision,size", "not key=value"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("size=224,colour=rgb", "unknown preprocess option 'colour'"),
+        ("vgg", "unknown preprocess preset 'vgg'"),
+        ("scale=1/0", "not a number"),
+        ("order=rbg", "channel order"),
+        ("crop=1.5", "crop must be in"),
+        ("mean=1:2", "mean needs 1 or 3 values"),
+        ("torchvision,size", "not key=value"),
+    ],
+)
 def test_bad_strings_are_clear_errors(text: str, message: str) -> None:
     with pytest.raises(ConvmendError, match=message):
         parse_spec(text)

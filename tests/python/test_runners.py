@@ -22,7 +22,7 @@ def conv_same(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = np.zeros((n, w.shape[0], h, wd), np.float64)
     for i in range(h):
         for j in range(wd):
-            patch = padded[:, :, i:i + 3, j:j + 3]
+            patch = padded[:, :, i : i + 3, j : j + 3]
             out[:, :, i, j] = np.einsum("nckl,ockl->no", patch, w)
     return out + b[None, :, None, None]
 
@@ -39,7 +39,8 @@ def tiny_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
         helper.make_node("Flatten", ["pool"], ["y"]),
     ]
     graph = helper.make_graph(
-        nodes, "tiny",
+        nodes,
+        "tiny",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
         [numpy_helper.from_array(WEIGHT, "w"), numpy_helper.from_array(BIAS, "b")],
@@ -53,8 +54,7 @@ def tiny_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_onnx_run_matches_numpy_and_splits_a_fixed_batch(tiny_onnx: Path) -> None:
     runner = open_runner(tiny_onnx, num_threads=1)
     assert isinstance(runner, OnnxRuntimeRunner)
-    assert [(i.name, i.shape, i.dtype) for i in runner.inputs()] == [
-        ("x", (1, 2, 4, 4), "float32")]
+    assert [(i.name, i.shape, i.dtype) for i in runner.inputs()] == [("x", (1, 2, 4, 4), "float32")]
     x = RNG.standard_normal((3, 2, 4, 4)).astype(np.float32)
     (y,) = runner.run(x)
     expected = np.maximum(conv_same(x, WEIGHT, BIAS), 0).mean(axis=(2, 3))
@@ -113,7 +113,8 @@ def tiny_tflite(tmp_path_factory: pytest.TempPathFactory) -> Path:
         return tf.reduce_mean(tf.nn.relu(conv), axis=[1, 2])
 
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [model.get_concrete_function()], model)
+        [model.get_concrete_function()], model
+    )
     path = tmp_path_factory.mktemp("tflite") / "tiny.tflite"
     path.write_bytes(converter.convert())
     return path
@@ -145,8 +146,12 @@ def test_torch_runner_hooks_every_leaf_module() -> None:
     torch = pytest.importorskip("torch")
     from convmend.runners import TorchRunner
 
-    model = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3, padding=1), torch.nn.ReLU(),
-                                torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 3, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+    )
     with torch.no_grad():
         model[0].weight.copy_(torch.from_numpy(WEIGHT))
         model[0].bias.copy_(torch.from_numpy(BIAS))

@@ -26,8 +26,10 @@ from convmend.zoo.torch_models import (
 # Measured: 18/20 through torch and through its ONNX export in ORT; 2 images of margin.
 MIN_TOP1 = 16
 
-slow = pytest.mark.skipif(not os.environ.get("CONVMEND_SLOW"),
-                          reason="heavy ResNet101/InceptionV3 builds; set CONVMEND_SLOW=1")
+slow = pytest.mark.skipif(
+    not os.environ.get("CONVMEND_SLOW"),
+    reason="heavy ResNet101/InceptionV3 builds; set CONVMEND_SLOW=1",
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -61,14 +63,13 @@ def test_pretrained_mobilenet_v2_top1_on_foolbox(foolbox_batch) -> None:
     assert int((logits.argmax(1) == labels).sum()) >= MIN_TOP1
 
 
-@pytest.mark.parametrize("name, blocks, size", [("resnet101", 33, 224),
-                                                ("inception_v3", 11, 299)])
+@pytest.mark.parametrize("name, blocks, size", [("resnet101", 33, 224), ("inception_v3", 11, 299)])
 def test_seeded_models_are_deterministic_with_nontrivial_batchnorm(
-        name: str, blocks: int, size: int) -> None:
+    name: str, blocks: int, size: int
+) -> None:
     model = build_torch_model(name)
     again = build_torch_model(name)
-    for (key, a), b in zip(model.state_dict().items(), again.state_dict().values(),
-                           strict=True):
+    for (key, a), b in zip(model.state_dict().items(), again.state_dict().values(), strict=True):
         assert torch.equal(a, b), key
     norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert all(float(m.running_mean.abs().max()) > 1e-3 for m in norms)
@@ -177,8 +178,10 @@ def test_keras_tflite_returns_all_tensors_and_matches_keras(keras_inputs) -> Non
 
     meta = json.loads(Path(str(tflite) + ".json").read_text())
     assert meta["key"]["mode"] == "float32"
-    assert meta["key"]["source_sha256"] == build.read_sidecar(build.keras_model(
-        "mobilenet_v2"))["sha256"]
+    assert (
+        meta["key"]["source_sha256"]
+        == build.read_sidecar(build.keras_model("mobilenet_v2"))["sha256"]
+    )
 
 
 def test_tf2onnx_from_keras_agrees_with_tflite(keras_inputs) -> None:
@@ -192,7 +195,8 @@ def test_tf2onnx_from_keras_agrees_with_tflite(keras_inputs) -> None:
 def test_dynamic_int8_tflite_is_lossy_but_close(keras_inputs) -> None:
     (exact,) = open_runner(build.tflite_from_keras("mobilenet_v2", "float32")).run(keras_inputs)
     (quant,) = open_runner(build.tflite_from_keras("mobilenet_v2", "dynamic_int8")).run(
-        keras_inputs)
+        keras_inputs
+    )
     gap = float(np.abs(quant - exact).max())
     assert 0 < gap < 0.5
 

@@ -457,10 +457,6 @@ class Parser {
     return nested;
   }
 
-  Status read_payload(Reader& reader, const Tag& tag, const char* field_name, std::string& out) {
-    return read_string(reader, tag, field_name, out);
-  }
-
   // --- messages --------------------------------------------------------------------------------
   // Each parse function merges into `out` as protobuf does when a message field repeats: scalars
   // are overwritten, repeated fields appended.
@@ -477,7 +473,8 @@ class Parser {
           name_current(out.key);
           break;
         case 2:
-          RETURN_IF_ERROR(read_string_field(reader, tag, "value", out.value, out.explicit_defaults));
+          RETURN_IF_ERROR(
+              read_string_field(reader, tag, "value", out.value, out.explicit_defaults));
           break;
         default: RETURN_IF_ERROR(skip_unknown(reader, tag));
       }
@@ -499,7 +496,8 @@ class Parser {
       ASSIGN_OR_RETURN(const Tag tag, next_tag(reader));
       switch (tag.field) {
         case 1:
-          RETURN_IF_ERROR(read_string_field(reader, tag, "domain", out.domain, out.explicit_defaults));
+          RETURN_IF_ERROR(
+              read_string_field(reader, tag, "domain", out.domain, out.explicit_defaults));
           break;
         case 2:
           RETURN_IF_ERROR(
@@ -527,7 +525,9 @@ class Parser {
         }
         case 3:
           return refuse(tag, "segment", "segmented tensors are not supported");
-        case 4: RETURN_IF_ERROR(read_repeated_fixed(reader, tag, "float_data", out.float_data)); break;
+        case 4:
+          RETURN_IF_ERROR(read_repeated_fixed(reader, tag, "float_data", out.float_data));
+          break;
         case 5:
           RETURN_IF_ERROR(read_repeated_varint(reader, tag, "int32_data", out.int32_data));
           break;
@@ -541,7 +541,9 @@ class Parser {
           RETURN_IF_ERROR(read_string_field(reader, tag, "name", out.name, defaults));
           name_current(out.name);
           break;
-        case 9: RETURN_IF_ERROR(read_string_field(reader, tag, "raw_data", out.raw_data, defaults)); break;
+        case 9:
+          RETURN_IF_ERROR(read_string_field(reader, tag, "raw_data", out.raw_data, defaults));
+          break;
         case 10:
           RETURN_IF_ERROR(read_repeated_fixed(reader, tag, "double_data", out.double_data));
           break;
@@ -551,9 +553,12 @@ class Parser {
         case 12:
           RETURN_IF_ERROR(read_string_field(reader, tag, "doc_string", out.doc_string, defaults));
           break;
-        case 13: RETURN_IF_ERROR(parse_entries(reader, tag, "external_data", out.external_data)); break;
+        case 13:
+          RETURN_IF_ERROR(parse_entries(reader, tag, "external_data", out.external_data));
+          break;
         case 14:
-          RETURN_IF_ERROR(read_enum_field(reader, tag, "data_location", out.data_location, 1, defaults));
+          RETURN_IF_ERROR(
+              read_enum_field(reader, tag, "data_location", out.data_location, 1, defaults));
           break;
         case 16:
           RETURN_IF_ERROR(parse_entries(reader, tag, "metadata_props", out.metadata_props));
@@ -656,7 +661,7 @@ class Parser {
         case 9: {
           const auto kind = static_cast<TypeProto::Kind>(tag.field);
           std::string payload;
-          RETURN_IF_ERROR(read_payload(reader, tag, type_kind_name(kind), payload));
+          RETURN_IF_ERROR(read_string(reader, tag, type_kind_name(kind), payload));
           if (out.kind != kind) {
             out.kind = kind;
             out.tensor_type = {};
@@ -776,12 +781,16 @@ class Parser {
       ASSIGN_OR_RETURN(const Tag tag, next_tag(reader));
       switch (tag.field) {
         case 1: RETURN_IF_ERROR(read_string(reader, tag, "input", out.input.emplace_back())); break;
-        case 2: RETURN_IF_ERROR(read_string(reader, tag, "output", out.output.emplace_back())); break;
+        case 2:
+          RETURN_IF_ERROR(read_string(reader, tag, "output", out.output.emplace_back()));
+          break;
         case 3:
           RETURN_IF_ERROR(read_string_field(reader, tag, "name", out.name, defaults));
           name_current(out.name);
           break;
-        case 4: RETURN_IF_ERROR(read_string_field(reader, tag, "op_type", out.op_type, defaults)); break;
+        case 4:
+          RETURN_IF_ERROR(read_string_field(reader, tag, "op_type", out.op_type, defaults));
+          break;
         case 5: {
           ASSIGN_OR_RETURN(Reader nested, read_nested(reader, tag, "attribute"));
           const size_t element = out.attribute.size();
@@ -791,8 +800,12 @@ class Parser {
         case 6:
           RETURN_IF_ERROR(read_string_field(reader, tag, "doc_string", out.doc_string, defaults));
           break;
-        case 7: RETURN_IF_ERROR(read_string_field(reader, tag, "domain", out.domain, defaults)); break;
-        case 8: RETURN_IF_ERROR(read_string_field(reader, tag, "overload", out.overload, defaults)); break;
+        case 7:
+          RETURN_IF_ERROR(read_string_field(reader, tag, "domain", out.domain, defaults));
+          break;
+        case 8:
+          RETURN_IF_ERROR(read_string_field(reader, tag, "overload", out.overload, defaults));
+          break;
         case 9:
           RETURN_IF_ERROR(parse_entries(reader, tag, "metadata_props", out.metadata_props));
           break;
@@ -838,7 +851,9 @@ class Parser {
           break;
         case 11: RETURN_IF_ERROR(parse_value_infos(reader, tag, "input", out.input)); break;
         case 12: RETURN_IF_ERROR(parse_value_infos(reader, tag, "output", out.output)); break;
-        case 13: RETURN_IF_ERROR(parse_value_infos(reader, tag, "value_info", out.value_info)); break;
+        case 13:
+          RETURN_IF_ERROR(parse_value_infos(reader, tag, "value_info", out.value_info));
+          break;
         case 15:
           return refuse(tag, "sparse_initializer", "sparse initializers are not supported");
         case 16:
@@ -857,17 +872,23 @@ class Parser {
     while (!reader.at_end()) {
       ASSIGN_OR_RETURN(const Tag tag, next_tag(reader));
       switch (tag.field) {
-        case 1: RETURN_IF_ERROR(read_int64_field(reader, tag, "ir_version", out.ir_version, defaults)); break;
+        case 1:
+          RETURN_IF_ERROR(read_int64_field(reader, tag, "ir_version", out.ir_version, defaults));
+          break;
         case 2:
-          RETURN_IF_ERROR(read_string_field(reader, tag, "producer_name", out.producer_name, defaults));
+          RETURN_IF_ERROR(
+              read_string_field(reader, tag, "producer_name", out.producer_name, defaults));
           break;
         case 3:
           RETURN_IF_ERROR(
               read_string_field(reader, tag, "producer_version", out.producer_version, defaults));
           break;
-        case 4: RETURN_IF_ERROR(read_string_field(reader, tag, "domain", out.domain, defaults)); break;
+        case 4:
+          RETURN_IF_ERROR(read_string_field(reader, tag, "domain", out.domain, defaults));
+          break;
         case 5:
-          RETURN_IF_ERROR(read_int64_field(reader, tag, "model_version", out.model_version, defaults));
+          RETURN_IF_ERROR(
+              read_int64_field(reader, tag, "model_version", out.model_version, defaults));
           break;
         case 6:
           RETURN_IF_ERROR(read_string_field(reader, tag, "doc_string", out.doc_string, defaults));
@@ -889,11 +910,11 @@ class Parser {
           break;
         case 20:
           RETURN_IF_ERROR(
-              read_payload(reader, tag, "training_info", out.training_info_payloads.emplace_back()));
+              read_string(reader, tag, "training_info", out.training_info_payloads.emplace_back()));
           break;
         case 25:
           RETURN_IF_ERROR(
-              read_payload(reader, tag, "functions", out.function_payloads.emplace_back()));
+              read_string(reader, tag, "functions", out.function_payloads.emplace_back()));
           break;
         default: RETURN_IF_ERROR(skip_unknown(reader, tag));
       }
@@ -958,7 +979,8 @@ void write_entry(Writer& writer, const StringStringEntryProto& entry) {
   write_string(writer, 2, entry.value, entry.explicit_defaults);
 }
 
-void write_entries(Writer& writer, uint32_t field, const std::vector<StringStringEntryProto>& list) {
+void write_entries(Writer& writer, uint32_t field,
+                   const std::vector<StringStringEntryProto>& list) {
   for (const auto& entry : list) write_message(writer, field, entry, write_entry);
 }
 
@@ -1296,7 +1318,9 @@ Result<fs::path> resolve_data_file(const fs::path& model_directory, const std::s
   // Catches symbolic links in the directories between the model and the file.
   const fs::path real_directory = fs::canonical(model_directory, ec);
   const fs::path real_file = ec ? fs::path() : fs::canonical(path, ec);
-  if (ec) return error(StatusCode::kIoError, "cannot resolve '", path.string(), "': ", ec.message());
+  if (ec) {
+    return error(StatusCode::kIoError, "cannot resolve '", path.string(), "': ", ec.message());
+  }
   const fs::path relative = real_file.lexically_relative(real_directory);
   if (relative.empty() || *relative.begin() == "..") {
     return error(kCorrupt, "external data file '", path.string(), "' resolves to '",
@@ -1309,7 +1333,8 @@ Status load_tensor_external_data(TensorProto& tensor, const fs::path& model_dire
   if (tensor.data_type == DataType::kString) {
     return error(kCorrupt, "string tensors cannot keep their data in an external file");
   }
-  if (!tensor.raw_data.empty() || typed_field_size(tensor, typed_field_for(tensor.data_type)) != 0) {
+  const size_t typed_values = typed_field_size(tensor, typed_field_for(tensor.data_type));
+  if (!tensor.raw_data.empty() || typed_values != 0) {
     return error(kCorrupt, "data_location is EXTERNAL but the tensor also holds inline data");
   }
   std::string location;

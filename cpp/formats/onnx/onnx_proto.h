@@ -153,7 +153,8 @@ struct TensorProto {
 };
 
 struct TensorShapeDimension {
-  enum class Kind : uint8_t { kUnknown, kValue, kParam };  // the oneof: neither, dim_value, dim_param
+  // The oneof: neither member (unknown extent), dim_value, dim_param.
+  enum class Kind : uint8_t { kUnknown, kValue, kParam };
   Kind kind = Kind::kUnknown;
   int64_t value = 0;       // 1, when kind == kValue
   std::string param;       // 2, when kind == kParam

@@ -55,8 +55,8 @@ Result<uint64_t> Reader::read_varint() {
   uint64_t value = 0;
   for (size_t i = 0; i < kMaxVarintBytes; ++i) {
     if (position_ >= end_) {
-      return error(kCorrupt, "varint at byte ", start, " is cut off by the end of the message at byte ",
-                   end_);
+      return error(kCorrupt, "varint at byte ", start,
+                   " is cut off by the end of the message at byte ", end_);
     }
     const uint8_t byte = buffer_[position_++];
     // The tenth byte must end the varint and may only carry bit 63.
@@ -77,8 +77,8 @@ Result<Tag> Reader::read_tag() {
   const auto type = static_cast<uint8_t>(key & 7u);
   if (field == 0) return error(kCorrupt, "tag at byte ", start, " has field number 0");
   if (field > kMaxFieldNumber) {
-    return error(kCorrupt, "tag at byte ", start, " has field number ", field, " above the maximum ",
-                 kMaxFieldNumber);
+    return error(kCorrupt, "tag at byte ", start, " has field number ", field,
+                 " above the maximum ", kMaxFieldNumber);
   }
   if (type == 3 || type == 4) {
     return error(kCorrupt, "tag at byte ", start, " for field ", field,
@@ -115,8 +115,9 @@ Result<std::span<const uint8_t>> Reader::read_length_delimited() {
   const size_t start = position_;
   ASSIGN_OR_RETURN(const uint64_t length, read_varint());
   if (length > remaining()) {
-    return error(kCorrupt, "length ", length, " at byte ", start, " runs past the end of the message (",
-                 remaining(), " bytes left, message ends at byte ", end_, ")");
+    return error(kCorrupt, "length ", length, " at byte ", start,
+                 " runs past the end of the message (", remaining(),
+                 " bytes left, message ends at byte ", end_, ")");
   }
   const auto payload = buffer_.subspan(position_, static_cast<size_t>(length));
   position_ += static_cast<size_t>(length);
@@ -300,10 +301,8 @@ uint64_t varint_bits(T value) {
   }
 }
 
-}  // namespace
-
 template <typename T>
-static void write_packed_varints(Writer& writer, uint32_t field, std::span<const T> values) {
+void write_packed_varints(Writer& writer, uint32_t field, std::span<const T> values) {
   if (values.empty()) return;
   size_t length = 0;
   for (const T value : values) length += varint_size(varint_bits(value));
@@ -311,6 +310,8 @@ static void write_packed_varints(Writer& writer, uint32_t field, std::span<const
   writer.write_varint(length);
   for (const T value : values) writer.write_varint(varint_bits(value));
 }
+
+}  // namespace
 
 void Writer::write_packed_int32_field(uint32_t field, std::span<const int32_t> values) {
   write_packed_varints(*this, field, values);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cctype>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -51,7 +52,9 @@ struct Where {
       if (!op_name.empty()) out += " (" + std::string(op_name) + ")";
       out += " ";
     }
-    if (tensor >= 0) out += "tensor " + std::to_string(tensor) + " '" + std::string(tensor_name) + "' ";
+    if (tensor >= 0) {
+      out += "tensor " + std::to_string(tensor) + " '" + std::string(tensor_name) + "' ";
+    }
     if (!table.empty()) out += std::string(table) + " ";
     if (out.back() == ' ') out.back() = ':';
     return out + " ";
@@ -599,6 +602,11 @@ Status check_constant_size(const Tensor& tensor, const Buffer& buffer, const Whe
 Status check_quantization(const Tensor& tensor, const Where& where) {
   if (!tensor.quantization || tensor.quantization->scale.empty()) return Status::ok();
   const QuantizationParameters& q = *tensor.quantization;
+  for (size_t i = 0; i < q.scale.size(); ++i) {
+    if (!std::isfinite(q.scale[i])) {
+      return invalid(where, "quantization scale ", i, " is ", q.scale[i]);
+    }
+  }
   if (q.zero_point.size() != q.scale.size()) {
     return invalid(where, "has ", q.scale.size(), " quantization scales but ",
                    q.zero_point.size(), " zero points");
@@ -742,7 +750,11 @@ TableOffset write_options(fb::FlatBufferBuilder& b, const Options& options) {
         b.AddElement<int64_t>(slot, value.int_value, default_int);
         break;
       case OptionKind::kFloat:
-        b.AddElement<float>(slot, value.float_value, static_cast<float>(field.default_value));
+        // Compared by bits: AddElement's == would drop -0.0 as equal to a 0.0 default.
+        if (std::bit_cast<uint32_t>(value.float_value) !=
+            std::bit_cast<uint32_t>(static_cast<float>(field.default_value))) {
+          b.AddElement<float>(slot, value.float_value);
+        }
         break;
       case OptionKind::kInt32Vector:
         b.AddOffset(slot, vectors[i]);
@@ -848,8 +860,8 @@ TableOffset write_operator_code(fb::FlatBufferBuilder& b, const OperatorCode& co
   return b.EndTable(start);
 }
 
-fb::Offset<fb::Vector<fb::Offset<fb::Table>>> write_tensor_maps(fb::FlatBufferBuilder& b,
-                                                                 const std::vector<TensorMap>& maps) {
+fb::Offset<fb::Vector<TableOffset>> write_tensor_maps(fb::FlatBufferBuilder& b,
+                                                      const std::vector<TensorMap>& maps) {
   using M = TensorMapFields;
   std::vector<TableOffset> offsets;
   for (const TensorMap& map : maps) {
@@ -932,13 +944,17 @@ bool is_integer_kind(OptionKind kind) {
 
 Result<int64_t> Options::get_int(std::string_view name) const {
   const OptionField* field = find(name);
-  if (field == nullptr || !is_integer_kind(field->kind)) return missing_field(type, name, "integer");
+  if (field == nullptr || !is_integer_kind(field->kind)) {
+    return missing_field(type, name, "integer");
+  }
   return field->int_value;
 }
 
 Result<bool> Options::get_bool(std::string_view name) const {
   const OptionField* field = find(name);
-  if (field == nullptr || field->kind != OptionKind::kBool) return missing_field(type, name, "bool");
+  if (field == nullptr || field->kind != OptionKind::kBool) {
+    return missing_field(type, name, "bool");
+  }
   return field->int_value != 0;
 }
 
@@ -960,7 +976,9 @@ Result<std::optional<std::vector<int32_t>>> Options::get_ints(std::string_view n
 
 Status Options::set_int(std::string_view name, int64_t value) {
   OptionField* field = find(name);
-  if (field == nullptr || !is_integer_kind(field->kind)) return missing_field(type, name, "integer");
+  if (field == nullptr || !is_integer_kind(field->kind)) {
+    return missing_field(type, name, "integer");
+  }
   int64_t low = std::numeric_limits<int64_t>::min();
   int64_t high = std::numeric_limits<int64_t>::max();
   switch (field->kind) {
@@ -980,7 +998,9 @@ Status Options::set_int(std::string_view name, int64_t value) {
 
 Status Options::set_bool(std::string_view name, bool value) {
   OptionField* field = find(name);
-  if (field == nullptr || field->kind != OptionKind::kBool) return missing_field(type, name, "bool");
+  if (field == nullptr || field->kind != OptionKind::kBool) {
+    return missing_field(type, name, "bool");
+  }
   field->int_value = value ? 1 : 0;
   return Status::ok();
 }
@@ -1001,6 +1021,32 @@ Status Options::set_ints(std::string_view name, std::optional<std::vector<int32_
   }
   field->int_values = std::move(values);
   return Status::ok();
+}
+
+// ---- equality ----
+
+namespace {
+
+bool same_bits(float a, float b) {
+  return std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b);
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+}
+
+}  // namespace
+
+bool OptionField::operator==(const OptionField& other) const {
+  return name == other.name && kind == other.kind && int_value == other.int_value &&
+         same_bits(float_value, other.float_value) && int_values == other.int_values;
+}
+
+bool QuantizationParameters::operator==(const QuantizationParameters& other) const {
+  return same_bits(min, other.min) && same_bits(max, other.max) &&
+         same_bits(scale, other.scale) && zero_point == other.zero_point &&
+         quantized_dimension == other.quantized_dimension;
 }
 
 // ---- OperatorCode ----
@@ -1037,7 +1083,9 @@ Result<Model> parse_model(std::span<const uint8_t> file) {
 }
 
 Status validate_model(const Model& model) {
-  if (model.subgraphs.empty()) return error(StatusCode::kInvalidModel, "tflite: model has no subgraph");
+  if (model.subgraphs.empty()) {
+    return error(StatusCode::kInvalidModel, "tflite: model has no subgraph");
+  }
   for (size_t i = 0; i < model.operator_codes.size(); ++i) {
     const OperatorCode& code = model.operator_codes[i];
     if (code.effective_code() == BuiltinOperator::kCustom && code.custom_code.empty()) {
@@ -1110,7 +1158,9 @@ Result<std::vector<uint8_t>> serialize_model(const Model& model, const Serialize
   const auto buffer_vector = b.CreateVector(buffers);
 
   std::vector<TableOffset> codes;
-  for (const OperatorCode& code : model.operator_codes) codes.push_back(write_operator_code(b, code));
+  for (const OperatorCode& code : model.operator_codes) {
+    codes.push_back(write_operator_code(b, code));
+  }
   const auto code_vector = b.CreateVector(codes);
   std::vector<TableOffset> subgraphs;
   for (const SubGraph& subgraph : model.subgraphs) subgraphs.push_back(write_subgraph(b, subgraph));
@@ -1162,7 +1212,9 @@ Result<std::vector<uint8_t>> serialize_model(const Model& model, const Serialize
       auto* table = reinterpret_cast<fb::Table*>(file.data() + file.size() - buffers[i].o);
       const bool patched = table->SetField<uint64_t>(vtable_offset(BufferFields::kOffset),
                                                      positions[i]);
-      if (!patched) return error(StatusCode::kInternal, "tflite: buffer ", i, " offset not reserved");
+      if (!patched) {
+        return error(StatusCode::kInternal, "tflite: buffer ", i, " offset was not reserved");
+      }
     }
     file.resize(position, 0);
     for (size_t i = 0; i < model.buffers.size(); ++i) {
@@ -1196,7 +1248,8 @@ Status save_model_file(const Model& model, const std::string& path,
   ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, serialize_model(model, options));
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) return error(StatusCode::kIoError, "tflite: cannot create '", path, "'");
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   if (!out) return error(StatusCode::kIoError, "tflite: cannot write '", path, "'");
   return Status::ok();
 }

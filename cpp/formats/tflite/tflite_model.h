@@ -27,7 +27,8 @@ struct OptionField {
   float float_value = 0.0f;
   std::optional<std::vector<int32_t>> int_values;
 
-  bool operator==(const OptionField&) const = default;
+  // Floats compare by bit pattern, so NaN equals itself and -0.0 differs from 0.0.
+  bool operator==(const OptionField& other) const;
 };
 
 // The builtin options of one operator, read and written by one generic loop over the
@@ -85,7 +86,8 @@ struct QuantizationParameters {
   std::vector<int64_t> zero_point;
   int32_t quantized_dimension = 0;
 
-  bool operator==(const QuantizationParameters&) const = default;
+  // Floats compare by bit pattern, so NaN equals itself and -0.0 differs from 0.0.
+  bool operator==(const QuantizationParameters& other) const;
 };
 
 struct Tensor {

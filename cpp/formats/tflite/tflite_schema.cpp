@@ -147,6 +147,9 @@ constexpr OptionsTableSpec kSupportedOptions[] = {
     {T::kBatchMatMulOptions, kBatchMatMulFields, 3},
     {T::kMaximumMinimumOptions, {}, 0},
     {T::kTransposeConvOptions, kTransposeConvFields, 5},
+    // Empty tables TFLiteConverter writes for EXP and NEG.
+    {T::kExpOptions, {}, 0},
+    {T::kNegOptions, {}, 0},
 };
 
 }  // namespace
@@ -259,6 +262,8 @@ std::optional<BuiltinOptionsType> options_type_for_operator(BuiltinOperator op) 
     case Op::kMaximum:
     case Op::kMinimum: return T::kMaximumMinimumOptions;
     case Op::kTransposeConv: return T::kTransposeConvOptions;
+    case Op::kExp: return T::kExpOptions;
+    case Op::kNeg: return T::kNegOptions;
     default: return std::nullopt;
   }
 }

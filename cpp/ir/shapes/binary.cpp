@@ -14,7 +14,7 @@ Status infer_broadcast(const Node& node, std::span<const TensorMeta> inputs,
                        std::vector<TensorMeta>& outputs, std::initializer_list<DType> allowed,
                        bool same_dtype, bool bool_output) {
   for (size_t i = 0; i < inputs.size(); ++i) {
-    const std::string what = "#" + std::to_string(i);
+    const std::string what = std::to_string(i);
     RETURN_IF_ERROR(check_dtype(node, inputs[i], allowed, what.c_str()));
     if (same_dtype && inputs[i].dtype != inputs[0].dtype) {
       return error(StatusCode::kInvalidModel, node.op_name(), " input #", i, " has dtype ",

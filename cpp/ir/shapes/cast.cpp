@@ -43,7 +43,7 @@ Status check_quant_inputs(const Node& node, std::span<const TensorMeta> inputs,
   }
   if (scale.shape[0] == 1) return Status::ok();
   ASSIGN_OR_RETURN(int64_t axis_attr, node.attrs().get_int("axis", 1));
-  ASSIGN_OR_RETURN(int64_t axis, normalize_axis(axis_attr, static_cast<int64_t>(x.shape.size())));
+  ASSIGN_OR_RETURN(int64_t axis, shapes::tensor_axis(axis_attr, static_cast<int64_t>(x.shape.size())));
   const int64_t dim = x.shape[static_cast<size_t>(axis)];
   if (dim >= 0 && scale.shape[0] >= 0 && scale.shape[0] != dim) {
     return error(StatusCode::kInvalidModel, node.op_name(), " has ", scale.shape[0],

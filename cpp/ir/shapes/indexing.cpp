@@ -39,7 +39,7 @@ Status infer_Gather(const Node& node, std::span<const TensorMeta> inputs,
     outputs[0] = unknown_rank_meta(data.dtype);
     return Status::ok();
   }
-  ASSIGN_OR_RETURN(int64_t axis, normalize_axis(axis_attr, static_cast<int64_t>(data.shape.size())));
+  ASSIGN_OR_RETURN(int64_t axis, shapes::tensor_axis(axis_attr, static_cast<int64_t>(data.shape.size())));
   const auto a = static_cast<size_t>(axis);
   const int64_t dim = data.shape[a];
   if (const auto values = known_ints(indices); values && dim >= 0) {

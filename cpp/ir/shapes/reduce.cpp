@@ -4,6 +4,9 @@
 namespace convmend {
 namespace {
 
+constexpr std::initializer_list<DType> kMaxMinTypes = {DType::kFloat32, DType::kFloat64,
+                                                       DType::kInt32, DType::kInt64, DType::kBool};
+
 Status infer_reduce(const Node& node, std::span<const TensorMeta> inputs,
                     std::vector<TensorMeta>& outputs, std::initializer_list<DType> allowed) {
   const TensorMeta& x = inputs[0];
@@ -56,11 +59,11 @@ Status infer_ReduceSum(const Node& node, std::span<const TensorMeta> inputs,
 }
 Status infer_ReduceMax(const Node& node, std::span<const TensorMeta> inputs,
                        std::vector<TensorMeta>& outputs, const InferOptions&) {
-  return infer_reduce(node, inputs, outputs, shapes::kNumericTypes);
+  return infer_reduce(node, inputs, outputs, kMaxMinTypes);
 }
 Status infer_ReduceMin(const Node& node, std::span<const TensorMeta> inputs,
                        std::vector<TensorMeta>& outputs, const InferOptions&) {
-  return infer_reduce(node, inputs, outputs, shapes::kNumericTypes);
+  return infer_reduce(node, inputs, outputs, kMaxMinTypes);
 }
 
 }  // namespace convmend

@@ -35,16 +35,33 @@ int64_t known_length(const TensorMeta& meta) {
   return meta.shape.size() == 1 ? meta.shape[0] : -1;
 }
 
+Result<int64_t> tensor_axis(int64_t axis, int64_t rank) {
+  if (rank == 0) {
+    return error(StatusCode::kInvalidModel, "axis ", axis, " of a scalar: a tensor of rank >= 1 is needed");
+  }
+  return normalize_axis(axis, rank);
+}
+
 Result<std::vector<int64_t>> normalize_axes(const std::vector<int64_t>& axes, int64_t rank) {
   std::vector<int64_t> out;
   for (int64_t a : axes) {
-    ASSIGN_OR_RETURN(int64_t n, normalize_axis(a, rank));
+    ASSIGN_OR_RETURN(int64_t n, tensor_axis(a, rank));
     if (std::find(out.begin(), out.end(), n) != out.end()) {
       return error(StatusCode::kInvalidModel, "axis ", a, " is repeated");
     }
     out.push_back(n);
   }
   return out;
+}
+
+Result<bool> gelu_uses_tanh(const Attributes& attrs) {
+  Result<std::string> approximate = attrs.get_string("approximate", "none");
+  if (!approximate.is_ok()) return approximate.status();
+  if (approximate.value() != "none" && approximate.value() != "tanh") {
+    return error(StatusCode::kInvalidModel, "Gelu approximate must be \"none\" or \"tanh\", not \"",
+                 approximate.value(), "\"");
+  }
+  return approximate.value() == "tanh";
 }
 
 Result<std::vector<bool>> reduced_dims(int64_t rank, const std::optional<std::vector<int64_t>>& axes,

@@ -50,8 +50,14 @@ std::optional<std::vector<int64_t>> known_ints(const TensorMeta& meta);
 // The number of elements of a 1-D input whose length is known; -1 otherwise.
 int64_t known_length(const TensorMeta& meta);
 
-// Axes normalized against `rank`, refusing duplicates.
+// An axis of a tensor normalized against `rank`; unlike normalize_axis, refuses scalars, which
+// have no axis.
+Result<int64_t> tensor_axis(int64_t axis, int64_t rank);
+// Axes normalized against `rank` (as tensor_axis), refusing duplicates.
 Result<std::vector<int64_t>> normalize_axes(const std::vector<int64_t>& axes, int64_t rank);
+
+// Gelu's `approximate`: true for "tanh", false for "none" (the default), an error otherwise.
+Result<bool> gelu_uses_tanh(const Attributes& attrs);
 
 // Which dims of a rank-`rank` input a Reduce* op reduces: the given axes, or every dim when
 // they are absent or empty (none when noop_with_empty_axes is set).

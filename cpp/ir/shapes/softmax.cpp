@@ -14,7 +14,7 @@ Status infer_Softmax(const Node& node, std::span<const TensorMeta> inputs,
     return error(StatusCode::kInvalidModel, "Softmax coerce_2d must be 0 or 1, not ", coerce_2d);
   }
   if (inputs[0].rank_known) {
-    RETURN_IF_ERROR(normalize_axis(axis, static_cast<int64_t>(inputs[0].shape.size())).status());
+    RETURN_IF_ERROR(shapes::tensor_axis(axis, static_cast<int64_t>(inputs[0].shape.size())).status());
   }
   outputs[0] = inputs[0];
   outputs[0].value = nullptr;

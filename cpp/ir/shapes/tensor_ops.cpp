@@ -100,7 +100,7 @@ Status infer_Concat(const Node& node, std::span<const TensorMeta> inputs,
     return Status::ok();
   }
   const size_t rank = ranked->shape.size();
-  ASSIGN_OR_RETURN(int64_t axis, normalize_axis(axis_attr, static_cast<int64_t>(rank)));
+  ASSIGN_OR_RETURN(int64_t axis, shapes::tensor_axis(axis_attr, static_cast<int64_t>(rank)));
   Shape out(rank, -1);
   int64_t axis_sum = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -146,7 +146,7 @@ Status infer_Split(const Node& node, std::span<const TensorMeta> inputs,
     for (TensorMeta& out : outputs) out = unknown_rank_meta(x.dtype);
     return Status::ok();
   }
-  ASSIGN_OR_RETURN(int64_t axis, normalize_axis(axis_attr, static_cast<int64_t>(x.shape.size())));
+  ASSIGN_OR_RETURN(int64_t axis, shapes::tensor_axis(axis_attr, static_cast<int64_t>(x.shape.size())));
   const auto a = static_cast<size_t>(axis);
   std::vector<int64_t> sizes(n, -1);
   if (!has_split || inputs[1].value != nullptr) {

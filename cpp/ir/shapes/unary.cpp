@@ -51,11 +51,7 @@ CONVMEND_SIMPLE_UNARY_SHAPES(X)
 
 Status infer_Gelu(const Node& node, std::span<const TensorMeta> inputs,
                   std::vector<TensorMeta>& outputs, const InferOptions&) {
-  ASSIGN_OR_RETURN(std::string approximate, node.attrs().get_string("approximate", "none"));
-  if (approximate != "none" && approximate != "tanh") {
-    return error(StatusCode::kInvalidModel, "Gelu approximate must be \"none\" or \"tanh\", not \"",
-                 approximate, "\"");
-  }
+  RETURN_IF_ERROR(shapes::gelu_uses_tanh(node.attrs()).status());
   return infer_like_input(node, inputs, outputs, shapes::kFloatTypes);
 }
 

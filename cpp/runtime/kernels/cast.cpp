@@ -3,6 +3,7 @@
 #include <type_traits>
 
 #include "ir/shape_inference.h"
+#include "ir/shapes/shape_helpers.h"
 #include "runtime/kernel.h"
 #include "runtime/kernels/kernel_helpers.h"
 
@@ -51,7 +52,7 @@ Result<QuantSpec> make_spec(const Node& node, const Shape& x_shape, std::vector<
                  " scales and ", zero_point.size(), " zero points");
   }
   if (scale.size() > 1) {
-    ASSIGN_OR_RETURN(int64_t axis, normalize_axis(axis_attr, static_cast<int64_t>(x_shape.size())));
+    ASSIGN_OR_RETURN(int64_t axis, shapes::tensor_axis(axis_attr, static_cast<int64_t>(x_shape.size())));
     const auto a = static_cast<size_t>(axis);
     if (x_shape[a] != static_cast<int64_t>(scale.size())) {
       return error(StatusCode::kInvalidModel, node.op_name(), " has ", scale.size(),

@@ -100,34 +100,40 @@ void valid_range(int64_t offset, int64_t stride, int64_t width, int64_t out, int
   *hi = std::clamp<int64_t>(ceil_div(width - offset, stride), *lo, out);
 }
 
-// col[(c*kh + ky)*kw + kx][oy*ow + ox] for one image's channels [0, channels) at x.
+// col[(c*kh + ky)*kw + kx][p - p0] for output positions p = oy*ow + ox in [p0, p1) of one
+// image's channels [0, channels) at x.
 template <typename T>
-void im2col_nchw(const ConvGeometry& g, const T* x, int64_t channels, T* col) {
+void im2col_nchw(const ConvGeometry& g, const T* x, int64_t channels, int64_t p0, int64_t p1,
+                 T* col) {
   const Window2d& w = g.window;
-  const int64_t H = g.in.h, W = g.in.w, ohw = w.out_h * w.out_w;
+  const int64_t H = g.in.h, W = g.in.w, width = p1 - p0;
   for (int64_t c = 0; c < channels; ++c) {
     const T* plane = x + c * H * W;
     for (int64_t ky = 0; ky < w.kernel_h; ++ky) {
       for (int64_t kx = 0; kx < w.kernel_w; ++kx) {
-        T* row = col + ((c * w.kernel_h + ky) * w.kernel_w + kx) * ohw;
+        T* row = col + ((c * w.kernel_h + ky) * w.kernel_w + kx) * width - p0;
         int64_t lo = 0, hi = 0;
         const int64_t x_offset = kx * w.dilation_w - w.pad_left;
         valid_range(x_offset, w.stride_w, W, w.out_w, &lo, &hi);
-        for (int64_t oy = 0; oy < w.out_h; ++oy) {
+        for (int64_t oy = p0 / w.out_w; oy * w.out_w < p1; ++oy) {
+          // This output row's part of [p0, p1), as columns [a, b).
+          const int64_t a = std::max<int64_t>(0, p0 - oy * w.out_w);
+          const int64_t b = std::min<int64_t>(w.out_w, p1 - oy * w.out_w);
           T* r = row + oy * w.out_w;
           const int64_t iy = oy * w.stride_h - w.pad_top + ky * w.dilation_h;
           if (iy < 0 || iy >= H) {
-            std::fill(r, r + w.out_w, T(0));
+            std::fill(r + a, r + b, T(0));
             continue;
           }
           const T* src = plane + iy * W + x_offset;
-          std::fill(r, r + lo, T(0));
+          const int64_t va = std::clamp(lo, a, b), vb = std::clamp(hi, va, b);
+          std::fill(r + a, r + va, T(0));
           if (w.stride_w == 1) {
-            std::memcpy(r + lo, src + lo, static_cast<size_t>(hi - lo) * sizeof(T));
+            std::memcpy(r + va, src + va, static_cast<size_t>(vb - va) * sizeof(T));
           } else {
-            for (int64_t ox = lo; ox < hi; ++ox) r[ox] = src[ox * w.stride_w];
+            for (int64_t ox = va; ox < vb; ++ox) r[ox] = src[ox * w.stride_w];
           }
-          std::fill(r + hi, r + w.out_w, T(0));
+          std::fill(r + vb, r + b, T(0));
         }
       }
     }
@@ -171,19 +177,28 @@ void conv_gemm_nchw(const ConvGeometry& g, const T* x, const T* w, T* y) {
   const int64_t ohw = g.window.out_h * g.window.out_w;
   const int64_t cg = g.in_per_group, og = g.out_per_group;
   const int64_t k = cg * g.window.kernel_h * g.window.kernel_w;
-  const bool pointwise = is_pointwise(g);
-  std::unique_ptr<T[]> col;
-  if (!pointwise) col = uninitialized<T>(k * ohw);
+  if (is_pointwise(g)) {  // the input planes are already the [Cg, H*W] matrix
+    for (int64_t n = 0; n < g.in.n; ++n) {
+      for (int64_t grp = 0; grp < g.group; ++grp) {
+        gemm(false, false, og, ohw, cg, T(1), w + grp * og * k, k, x + (n * C + grp * cg) * HW,
+             ohw, T(0), y + (n * O + grp * og) * ohw, ohw);
+      }
+    }
+    return;
+  }
+  // Output positions in blocks whose im2col panel stays in L2 (about 1 MB).
+  const int64_t block = std::clamp<int64_t>((int64_t{1} << 20) / (k * sizeof(T)) / 16 * 16,
+                                            64, std::max<int64_t>(ohw, 64));
+  std::unique_ptr<T[]> col = uninitialized<T>(k * std::min(block, ohw));
   for (int64_t n = 0; n < g.in.n; ++n) {
     for (int64_t grp = 0; grp < g.group; ++grp) {
       const T* xg = x + (n * C + grp * cg) * HW;
-      const T* b = xg;
-      if (!pointwise) {
-        im2col_nchw(g, xg, cg, col.get());
-        b = col.get();
+      for (int64_t p0 = 0; p0 < ohw; p0 += block) {
+        const int64_t p1 = std::min(ohw, p0 + block);
+        im2col_nchw(g, xg, cg, p0, p1, col.get());
+        gemm(false, false, og, p1 - p0, k, T(1), w + grp * og * k, k, col.get(), p1 - p0, T(0),
+             y + (n * O + grp * og) * ohw + p0, ohw);
       }
-      gemm(false, false, og, ohw, k, T(1), w + grp * og * k, k, b, ohw, T(0),
-           y + (n * O + grp * og) * ohw, ohw);
     }
   }
 }
@@ -212,6 +227,20 @@ void conv_gemm_nhwc(const ConvGeometry& g, const T* x, const T* w, T* y) {
   }
 }
 
+// One output row of a 3x3 depthwise conv from three zero-padded input rows, the nine taps
+// kept in registers (the common MobileNet case).
+template <typename T, int kStride>
+void depthwise3x3_row(const T* __restrict r0, const T* __restrict r1, const T* __restrict r2,
+                      const T* w, T bias, T* __restrict out, int64_t width) {
+  const T w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6],
+          w7 = w[7], w8 = w[8];
+  for (int64_t ox = 0; ox < width; ++ox) {
+    const int64_t i = ox * kStride;
+    out[ox] = bias + w0 * r0[i] + w1 * r0[i + 1] + w2 * r0[i + 2] + w3 * r1[i] +
+              w4 * r1[i + 1] + w5 * r1[i + 2] + w6 * r2[i] + w7 * r2[i + 1] + w8 * r2[i + 2];
+  }
+}
+
 // Depthwise (one input channel per group), NCHW: each output plane from one zero-padded
 // input plane, accumulated kernel tap by kernel tap so the inner loop runs along a row.
 template <typename T>
@@ -237,6 +266,20 @@ void depthwise_nchw(const ConvGeometry& g, const T* x, const T* w, const T* bias
         const T* wo = w + o * taps;
         T* out = y + (n * O + o) * win.out_h * win.out_w;
         const T b = bias != nullptr ? bias[o] : T(0);
+        if (win.kernel_h == 3 && win.kernel_w == 3 && win.dilation_h == 1 &&
+            win.dilation_w == 1 && win.stride_w <= 2) {
+          for (int64_t oy = 0; oy < win.out_h; ++oy) {
+            const T* r0 = src + oy * win.stride_h * pw;
+            if (win.stride_w == 1) {
+              depthwise3x3_row<T, 1>(r0, r0 + pw, r0 + 2 * pw, wo, b, out + oy * win.out_w,
+                                     win.out_w);
+            } else {
+              depthwise3x3_row<T, 2>(r0, r0 + pw, r0 + 2 * pw, wo, b, out + oy * win.out_w,
+                                     win.out_w);
+            }
+          }
+          continue;
+        }
         for (int64_t oy = 0; oy < win.out_h; ++oy) {
           T* row = out + oy * win.out_w;
           std::fill(row, row + win.out_w, b);
@@ -258,15 +301,42 @@ void depthwise_nchw(const ConvGeometry& g, const T* x, const T* w, const T* bias
   }
 }
 
+// One interior output pixel of a 3x3 depthwise conv in NHWC (multiplier 1): all channels
+// at once, nine taps per channel, weights [3][3][C].
+template <typename T>
+void depthwise3x3_pixel(const T* __restrict in, int64_t row_stride, int64_t C,
+                        const T* __restrict w, const T* __restrict bias, T* __restrict out) {
+  const T* a = in;
+  const T* b = in + row_stride;
+  const T* c = in + 2 * row_stride;
+  for (int64_t i = 0; i < C; ++i) {
+    T acc = bias[i];
+    acc += w[i] * a[i] + w[C + i] * a[C + i] + w[2 * C + i] * a[2 * C + i];
+    acc += w[3 * C + i] * b[i] + w[4 * C + i] * b[C + i] + w[5 * C + i] * b[2 * C + i];
+    acc += w[6 * C + i] * c[i] + w[7 * C + i] * c[C + i] + w[8 * C + i] * c[2 * C + i];
+    out[i] = acc;
+  }
+}
+
 // Depthwise, NHWC: for each output pixel, all channels at once along the contiguous C axis.
 template <typename T>
 void depthwise_nhwc(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y) {
   const Window2d& win = g.window;
   const int64_t H = g.in.h, W = g.in.w, C = g.in.c, O = g.out_c, mult = g.out_per_group;
+  const bool fast3x3 = mult == 1 && win.kernel_h == 3 && win.kernel_w == 3 &&
+                       win.dilation_h == 1 && win.dilation_w == 1;
+  const std::vector<T> zeros(bias == nullptr ? static_cast<size_t>(O) : 0, T(0));
   for (int64_t n = 0; n < g.in.n; ++n) {
     for (int64_t oy = 0; oy < win.out_h; ++oy) {
       for (int64_t ox = 0; ox < win.out_w; ++ox) {
         T* out = y + ((n * win.out_h + oy) * win.out_w + ox) * O;
+        const int64_t iy0 = oy * win.stride_h - win.pad_top;
+        const int64_t ix0 = ox * win.stride_w - win.pad_left;
+        if (fast3x3 && iy0 >= 0 && iy0 + 2 < H && ix0 >= 0 && ix0 + 2 < W) {
+          const T* in = x + ((n * H + iy0) * W + ix0) * C;
+          depthwise3x3_pixel(in, W * C, C, w, bias != nullptr ? bias : zeros.data(), out);
+          continue;
+        }
         if (bias != nullptr) {
           std::memcpy(out, bias, static_cast<size_t>(O) * sizeof(T));
         } else {
@@ -331,7 +401,7 @@ Status conv_fast(KernelContext& ctx, const ConvGeometry& g) {
       depthwise_nchw(g, x, w, bias, y);
     }
   } else {
-    set_blas_threads(ctx.options.threads);
+    prepare_blas(ctx.options.threads);
     const Packing p = nhwc ? Packing::kGemmNHWC : Packing::kGemmNCHW;
     const T* w = packed_weights<T>(ctx, g, p, scratch);
     if (nhwc) {

@@ -4,7 +4,6 @@
 
 #include <cblas.h>
 
-#include <atomic>
 #include <cstdint>
 
 namespace convmend {
@@ -28,11 +27,8 @@ inline void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, do
               beta, c, static_cast<int>(ldc));
 }
 
-// Sets OpenBLAS's thread count; the call is skipped when it is already set (it is not free).
-inline void set_blas_threads(int threads) {
-  static std::atomic<int> current{-1};
-  if (threads < 1) threads = 1;
-  if (current.exchange(threads) != threads) openblas_set_num_threads(threads);
-}
+// Call before a GEMM: sets OpenBLAS's thread count (skipped when unchanged, the call is not
+// free) and, once per process, replaces a misdetected pre-AVX OpenBLAS core (gemm.cpp).
+void prepare_blas(int threads);
 
 }  // namespace convmend

@@ -24,7 +24,7 @@ Status run_Gather(KernelContext& ctx) {
   const Tensor& data = *ctx.inputs[0];
   Tensor& out = *ctx.outputs[0];
   ASSIGN_OR_RETURN(int64_t axis_attr, ctx.node.attrs().get_int("axis", 0));
-  ASSIGN_OR_RETURN(int64_t axis, normalize_axis(axis_attr, data.rank()));
+  ASSIGN_OR_RETURN(int64_t axis, shapes::tensor_axis(axis_attr, data.rank()));
   if (!is_integer(ctx.inputs[1]->dtype())) return unsupported_dtype(ctx.node, ctx.inputs[1]->dtype());
   std::vector<int64_t> indices = ctx.inputs[1]->to_int64s();
   const auto a = static_cast<size_t>(axis);

@@ -48,7 +48,7 @@ void fully_connected(KernelContext& ctx, Activation activation) {
       }
     }
   } else if (rows > 0 && units > 0) {
-    set_blas_threads(ctx.options.threads);
+    prepare_blas(ctx.options.threads);
     gemm(false, true, rows, units, in, T(1), x, in, wd, in, T(0), y, units);
     if (b != nullptr) {
       for (int64_t r = 0; r < rows; ++r)
@@ -102,7 +102,7 @@ void gemm_op(KernelContext& ctx, const GemmDims& d) {
     for (int64_t i = 0; i < d.m; ++i)
       for (int64_t j = 0; j < d.n; ++j) y[i * d.n + j] = c_at(d, c, i, j);
   }
-  set_blas_threads(ctx.options.threads);
+  prepare_blas(ctx.options.threads);
   gemm(d.trans_a, d.trans_b, d.m, d.n, d.k, static_cast<T>(d.alpha), a, lda, b, ldb,
        use_c ? static_cast<T>(d.beta) : T(0), y, d.n);
 }
@@ -155,7 +155,7 @@ void matmul(KernelContext& ctx, const MatMulDims& d) {
   for (int64_t v : d.batch) batches *= v;
   const int64_t mk = d.m * d.k, kn = d.k * d.n, mn = d.m * d.n;
   const bool fast = !ctx.options.reference_only;
-  if (fast) set_blas_threads(ctx.options.threads);
+  if (fast) prepare_blas(ctx.options.threads);
   // B shared and A not broadcast: all batches are one [batches*M, K] x [K, N] product.
   if (fast && d.b_shared && ctx.inputs[0]->num_elements() == batches * mk && batches * mn > 0) {
     gemm(false, false, batches * d.m, d.n, d.k, T(1), a, d.k, b, d.n, T(0), y, d.n);

@@ -59,7 +59,9 @@ Status run_reduce(KernelContext& ctx, Reduction reduction) {
   auto body = [&](auto tag) -> Status {
     using T = decltype(tag);
     using A = Accumulator<T>;
-    std::vector<A> acc(static_cast<size_t>(out.num_elements()), initial_value<A>(reduction));
+    A initial = initial_value<A>(reduction);
+    if constexpr (std::is_same_v<T, bool>) initial = reduction == Reduction::kMin ? 1 : 0;
+    std::vector<A> acc(static_cast<size_t>(out.num_elements()), initial);
     const T* x = in.data<T>();
     StridedWalker walk(in.shape(), {broadcast_strides(kept, in.shape())});
     for (int64_t i = 0; i < in.num_elements(); ++i, walk.next()) {
@@ -78,8 +80,14 @@ Status run_reduce(KernelContext& ctx, Reduction reduction) {
     }
     return Status::ok();
   };
-  if (reduction == Reduction::kMean) return dispatch<float, double>(ctx.node, in.dtype(), body);
-  return dispatch<float, double, int32_t, int64_t>(ctx.node, in.dtype(), body);
+  switch (reduction) {
+    case Reduction::kMean:
+      return dispatch<float, double>(ctx.node, in.dtype(), body);
+    case Reduction::kSum:
+      return dispatch<float, double, int32_t, int64_t>(ctx.node, in.dtype(), body);
+    default:  // ONNX allows bool for ReduceMax and ReduceMin (opset 20)
+      return dispatch<float, double, int32_t, int64_t, bool>(ctx.node, in.dtype(), body);
+  }
 }
 
 }  // namespace

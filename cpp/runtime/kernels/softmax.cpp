@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "ir/shape_inference.h"
+#include "ir/shapes/shape_helpers.h"
 #include "runtime/kernel.h"
 #include "runtime/kernels/kernel_helpers.h"
 
@@ -14,7 +15,7 @@ Status run_Softmax(KernelContext& ctx) {
   ASSIGN_OR_RETURN(int64_t axis_attr, ctx.node.attrs().get_int("axis", -1));
   ASSIGN_OR_RETURN(int64_t coerce_2d, ctx.node.attrs().get_int("coerce_2d", 0));
   ASSIGN_OR_RETURN(double beta, ctx.node.attrs().get_float("beta", 1.0));
-  ASSIGN_OR_RETURN(int64_t axis, normalize_axis(axis_attr, in.rank()));
+  ASSIGN_OR_RETURN(int64_t axis, shapes::tensor_axis(axis_attr, in.rank()));
   const Shape& shape = in.shape();
   const auto a = static_cast<size_t>(axis);
   const int64_t outer = dims_product(shape, 0, a);

@@ -1,6 +1,7 @@
 // Kernels of the data-movement ops. They copy elements by size, so every dtype is handled;
 // the output shapes come from the shape functions.
 #include "ir/shape_inference.h"
+#include "ir/shapes/shape_helpers.h"
 #include "runtime/kernel.h"
 #include "runtime/kernels/fused_activation.h"
 #include "runtime/kernels/kernel_helpers.h"
@@ -49,7 +50,7 @@ void move_along_axis(Tensor& whole, const std::vector<Tensor*>& parts, size_t ax
 Status run_Concat(KernelContext& ctx) {
   Tensor& out = *ctx.outputs[0];
   ASSIGN_OR_RETURN(int64_t axis_attr, ctx.node.attrs().get_int("axis", 0));
-  ASSIGN_OR_RETURN(int64_t axis, normalize_axis(axis_attr, out.rank()));
+  ASSIGN_OR_RETURN(int64_t axis, shapes::tensor_axis(axis_attr, out.rank()));
   std::vector<Tensor> parts;
   std::vector<Tensor*> pointers;
   for (const Tensor* t : ctx.inputs) parts.push_back(*t);  // shares the buffers, read only
@@ -67,7 +68,7 @@ Status run_Concat(KernelContext& ctx) {
 Status run_Split(KernelContext& ctx) {
   Tensor in = *ctx.inputs[0];
   ASSIGN_OR_RETURN(int64_t axis_attr, ctx.node.attrs().get_int("axis", 0));
-  ASSIGN_OR_RETURN(int64_t axis, normalize_axis(axis_attr, in.rank()));
+  ASSIGN_OR_RETURN(int64_t axis, shapes::tensor_axis(axis_attr, in.rank()));
   move_along_axis(in, ctx.outputs, static_cast<size_t>(axis), true);
   return Status::ok();
 }

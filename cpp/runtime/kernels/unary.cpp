@@ -4,6 +4,7 @@
 #include <limits>
 #include <numbers>
 
+#include "ir/shapes/shape_helpers.h"
 #include "runtime/kernel.h"
 #include "runtime/kernels/kernel_helpers.h"
 
@@ -28,12 +29,7 @@ Result<UnaryParams> read_params(const Node& node) {
   } else if (op == OpKind::kElu) {
     ASSIGN_OR_RETURN(p.alpha, attrs.get_float("alpha", 1.0));
   } else if (op == OpKind::kGelu) {
-    ASSIGN_OR_RETURN(std::string approximate, attrs.get_string("approximate", "none"));
-    if (approximate != "none" && approximate != "tanh") {
-      return error(StatusCode::kInvalidModel, "Gelu approximate \"", approximate,
-                   "\" is not \"none\" or \"tanh\"");
-    }
-    p.tanh_approximation = approximate == "tanh";
+    ASSIGN_OR_RETURN(p.tanh_approximation, shapes::gelu_uses_tanh(attrs));
   }
   return p;
 }

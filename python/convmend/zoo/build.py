@@ -30,9 +30,18 @@ RECIPE_VERSION = 1  # bump when a recipe in tasks.py changes what it writes
 DEFAULT_TIMEOUT = 1200.0
 TFLITE_MODES = ("float32", "dynamic_int8", "float16")
 TORCH_EXPORTERS = ("torchscript", "dynamo")
-FORMATS = ("torch", "onnx-torchscript", "onnx-dynamo", "keras", "saved_model",
-           "tflite-float32", "tflite-dynamic_int8", "tflite-float16", "onnx-tf2onnx",
-           "onnx-tf2onnx-saved_model")
+FORMATS = (
+    "torch",
+    "onnx-torchscript",
+    "onnx-dynamo",
+    "keras",
+    "saved_model",
+    "tflite-float32",
+    "tflite-dynamic_int8",
+    "tflite-float16",
+    "onnx-tf2onnx",
+    "onnx-tf2onnx-saved_model",
+)
 
 _TORCH_PACKAGES = ("torch", "numpy")
 _KERAS_PACKAGES = ("tensorflow-cpu", "tensorflow", "keras", "numpy")
@@ -111,20 +120,30 @@ def _run_subprocess(command: list[str], what: str, timeout: float) -> str:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("CUDA_VISIBLE_DEVICES", "")
     try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                              env=env, stdin=subprocess.DEVNULL, check=False)
+        proc = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:
-        log = (exc.stderr or b"").decode(errors="replace") if isinstance(
-            exc.stderr, bytes) else (exc.stderr or "")
+        log = (
+            (exc.stderr or b"").decode(errors="replace")
+            if isinstance(exc.stderr, bytes)
+            else (exc.stderr or "")
+        )
         raise ConvmendError(f"{what} timed out after {timeout:.0f}s\n{_last_lines(log)}") from exc
     if proc.returncode != 0:
-        raise ConvmendError(f"{what} failed (exit {proc.returncode}):\n"
-                            f"{_last_lines(proc.stderr + proc.stdout)}")
+        raise ConvmendError(
+            f"{what} failed (exit {proc.returncode}):\n{_last_lines(proc.stdout + proc.stderr)}"
+        )
     return proc.stdout
 
 
-def _build(path: Path, key: dict[str, Any], what: str, command_for: Any,
-           timeout: float) -> Path:
+def _build(path: Path, key: dict[str, Any], what: str, command_for: Any, timeout: float) -> Path:
     """Make ``path`` unless a valid copy exists; ``command_for(tmp)`` gives the command."""
     if _is_valid(path, key):
         return path
@@ -139,25 +158,40 @@ def _build(path: Path, key: dict[str, Any], what: str, command_for: Any,
         notes: dict[str, Any] = {}
         for line in stdout.splitlines():
             if line.startswith(RESULT_PREFIX):
-                notes = json.loads(line[len(RESULT_PREFIX):])
+                notes = json.loads(line[len(RESULT_PREFIX) :])
         sha = _sha256(tmp)
         _remove(path)
         os.replace(tmp, path)
     finally:
         _remove(tmp)
-    meta = {"artifact": path.name, "what": what, "key": key, "notes": notes, "sha256": sha,
-            "seconds": round(time.monotonic() - start, 2),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    meta = {
+        "artifact": path.name,
+        "what": what,
+        "key": key,
+        "notes": notes,
+        "sha256": sha,
+        "seconds": round(time.monotonic() - start, 2),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
     sidecar_tmp = path.with_name(f".{path.name}.json.tmp-{os.getpid()}")
     sidecar_tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     os.replace(sidecar_tmp, _sidecar(path))
     return path
 
 
-def _task(job: dict[str, Any], what: str, path: Path, packages: Sequence[str],
-          source: Path | None, timeout: float) -> Path:
-    key = {"recipe": RECIPE_VERSION, **{k: v for k, v in job.items() if k != "src"},
-           "versions": _versions(packages)}
+def _task(
+    job: dict[str, Any],
+    what: str,
+    path: Path,
+    packages: Sequence[str],
+    source: Path | None,
+    timeout: float,
+) -> Path:
+    key = {
+        "recipe": RECIPE_VERSION,
+        **{k: v for k, v in job.items() if k != "src"},
+        "versions": _versions(packages),
+    }
     if source is not None:
         key["source"] = source.name
         key["source_sha256"] = read_sidecar(source)["sha256"]
@@ -180,8 +214,14 @@ def torch_module(name: str, timeout: float = DEFAULT_TIMEOUT) -> Path:
     """State dict of the torch model (pretrained MobileNetV2, seeded random otherwise);
     load it with ``load_torch_module``."""
     _check_name(name)
-    return _task({"task": "torch_module", "name": name}, f"torch build of {name}",
-                 cache_dir() / name / "torch.pth", _TORCH_PACKAGES, None, timeout)
+    return _task(
+        {"task": "torch_module", "name": name},
+        f"torch build of {name}",
+        cache_dir() / name / "torch.pth",
+        _TORCH_PACKAGES,
+        None,
+        timeout,
+    )
 
 
 def load_torch_module(path: str | Path) -> Any:
@@ -196,8 +236,12 @@ def load_torch_module(path: str | Path) -> Any:
     return model.eval()
 
 
-def onnx_from_torch(name: str, exporter: str = "torchscript", opset: int | None = None,
-                    timeout: float = DEFAULT_TIMEOUT) -> Path:
+def onnx_from_torch(
+    name: str,
+    exporter: str = "torchscript",
+    opset: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Path:
     """``torch.onnx.export`` with a static 1x3xSxS input named ``input``.
 
     The dynamo exporter writes opset 18 at least: lower requests are recorded in the
@@ -209,40 +253,60 @@ def onnx_from_torch(name: str, exporter: str = "torchscript", opset: int | None 
     opset = opset or (18 if exporter == "dynamo" else 17)
     source = torch_module(name, timeout)
     packages = (*_TORCH_PACKAGES, "onnx") + (("onnxscript",) if exporter == "dynamo" else ())
-    return _task({"task": "onnx_from_torch", "name": name, "exporter": exporter,
-                  "opset": opset}, f"torch.onnx.export({exporter}, opset {opset}) of {name}",
-                 cache_dir() / name / f"torch-{exporter}-opset{opset}.onnx", packages, source,
-                 timeout)
+    return _task(
+        {"task": "onnx_from_torch", "name": name, "exporter": exporter, "opset": opset},
+        f"torch.onnx.export({exporter}, opset {opset}) of {name}",
+        cache_dir() / name / f"torch-{exporter}-opset{opset}.onnx",
+        packages,
+        source,
+        timeout,
+    )
 
 
 def keras_model(name: str, timeout: float = DEFAULT_TIMEOUT) -> Path:
     """keras.applications model, weights=None, seed 0, BN statistics randomized."""
     _check_name(name)
-    return _task({"task": "keras_model", "name": name}, f"keras build of {name}",
-                 cache_dir() / name / "keras.keras", _KERAS_PACKAGES, None, timeout)
+    return _task(
+        {"task": "keras_model", "name": name},
+        f"keras build of {name}",
+        cache_dir() / name / "keras.keras",
+        _KERAS_PACKAGES,
+        None,
+        timeout,
+    )
 
 
 def saved_model_from_keras(name: str, timeout: float = DEFAULT_TIMEOUT) -> Path:
     """TF SavedModel directory written by ``keras.Model.export``."""
     source = keras_model(name, timeout)
-    return _task({"task": "saved_model_from_keras", "name": name},
-                 f"keras export of {name} to SavedModel",
-                 cache_dir() / name / "keras-saved_model", _KERAS_PACKAGES, source, timeout)
+    return _task(
+        {"task": "saved_model_from_keras", "name": name},
+        f"keras export of {name} to SavedModel",
+        cache_dir() / name / "keras-saved_model",
+        _KERAS_PACKAGES,
+        source,
+        timeout,
+    )
 
 
-def tflite_from_keras(name: str, mode: str = "float32",
-                      timeout: float = DEFAULT_TIMEOUT) -> Path:
+def tflite_from_keras(name: str, mode: str = "float32", timeout: float = DEFAULT_TIMEOUT) -> Path:
     """TFLiteConverter.from_keras_model: plain float32, dynamic-range int8 or float16."""
     if mode not in TFLITE_MODES:
         raise ConvmendError(f"unknown tflite mode {mode!r}; use {', '.join(TFLITE_MODES)}")
     source = keras_model(name, timeout)
-    return _task({"task": "tflite_from_keras", "name": name, "mode": mode},
-                 f"TFLiteConverter({mode}) of {name}", cache_dir() / name / f"keras-{mode}.tflite",
-                 _KERAS_PACKAGES, source, timeout)
+    return _task(
+        {"task": "tflite_from_keras", "name": name, "mode": mode},
+        f"TFLiteConverter({mode}) of {name}",
+        cache_dir() / name / f"keras-{mode}.tflite",
+        _KERAS_PACKAGES,
+        source,
+        timeout,
+    )
 
 
-def onnx_from_keras(name: str, opset: int = 17, method: str = "from_keras",
-                    timeout: float = DEFAULT_TIMEOUT) -> Path:
+def onnx_from_keras(
+    name: str, opset: int = 17, method: str = "from_keras", timeout: float = DEFAULT_TIMEOUT
+) -> Path:
     """tf2onnx: ``from_keras`` (static 1xSxSx3 input named ``input``) or ``saved_model``
     (its CLI on the exported SavedModel, dynamic batch). Both work with Keras 3."""
     if method == "from_keras":
@@ -254,10 +318,14 @@ def onnx_from_keras(name: str, opset: int = 17, method: str = "from_keras",
     else:
         raise ConvmendError(f"unknown tf2onnx method {method!r}; use from_keras or saved_model")
     suffix = "" if method == "from_keras" else "-saved_model"
-    return _task({"task": task, "name": name, "opset": opset},
-                 f"tf2onnx {method} (opset {opset}) of {name}",
-                 cache_dir() / name / f"keras-tf2onnx{suffix}-opset{opset}.onnx",
-                 (*_KERAS_PACKAGES, "tf2onnx", "onnx"), source, timeout)
+    return _task(
+        {"task": task, "name": name, "opset": opset},
+        f"tf2onnx {method} (opset {opset}) of {name}",
+        cache_dir() / name / f"keras-tf2onnx{suffix}-opset{opset}.onnx",
+        (*_KERAS_PACKAGES, "tf2onnx", "onnx"),
+        source,
+        timeout,
+    )
 
 
 def build_format(name: str, fmt: str, timeout: float = DEFAULT_TIMEOUT) -> Path:
@@ -279,8 +347,11 @@ def build_format(name: str, fmt: str, timeout: float = DEFAULT_TIMEOUT) -> Path:
     raise ConvmendError(f"unknown zoo format {fmt!r}; known: {', '.join(FORMATS)}")
 
 
-def build_all(models: Sequence[str] = MODEL_NAMES, formats: Sequence[str] = FORMATS,
-              timeout: float = DEFAULT_TIMEOUT) -> dict[tuple[str, str], Path | ConvmendError]:
+def build_all(
+    models: Sequence[str] = MODEL_NAMES,
+    formats: Sequence[str] = FORMATS,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> dict[tuple[str, str], Path | ConvmendError]:
     """Build every cell, going on past failures; each value is a path or the error."""
     results: dict[tuple[str, str], Path | ConvmendError] = {}
     for name in models:
@@ -293,8 +364,9 @@ def build_all(models: Sequence[str] = MODEL_NAMES, formats: Sequence[str] = FORM
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m convmend.zoo.build",
-                                     description="Build the convmend model zoo cache.")
+    parser = argparse.ArgumentParser(
+        prog="python -m convmend.zoo.build", description="Build the convmend model zoo cache."
+    )
     parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
     parser.add_argument("--formats", nargs="+", default=list(FORMATS), choices=FORMATS)
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
@@ -310,7 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 failed += 1
                 lines = str(exc).splitlines()
                 status = "FAILED: " + " | ".join(lines[:1] + lines[-1:])
-            print(f"{name:14s} {fmt:22s} {time.monotonic() - start:7.1f}s  {status}", flush=True)
+            print(f"{name:14s} {fmt:26s} {time.monotonic() - start:7.1f}s  {status}", flush=True)
     print(f"cache: {cache_dir()}")
     return 1 if failed else 0
 

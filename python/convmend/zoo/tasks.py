@@ -16,8 +16,11 @@ from typing import Any
 RESULT_PREFIX = "CONVMEND_RESULT "
 SEED = 0
 
-KERAS_APPS = {"mobilenet_v2": "MobileNetV2", "resnet101": "ResNet101",
-              "inception_v3": "InceptionV3"}
+KERAS_APPS = {
+    "mobilenet_v2": "MobileNetV2",
+    "resnet101": "ResNet101",
+    "inception_v3": "InceptionV3",
+}
 # Input ranges of keras.applications' preprocess_input modes: "tf" for MobileNetV2 and
 # InceptionV3 ([-1, 1]), "caffe" for ResNet (BGR minus the ImageNet mean, about +-128).
 KERAS_INPUT_RANGE = {"mobilenet_v2": 1.0, "resnet101": 128.0, "inception_v3": 1.0}
@@ -51,9 +54,16 @@ def onnx_from_torch(job: dict[str, Any]) -> dict[str, Any]:
     dynamo = job["exporter"] == "dynamo"
     extra = {"external_data": False} if dynamo else {}
     with torch.no_grad():
-        torch.onnx.export(model, example, job["out"], dynamo=dynamo,
-                          opset_version=job["opset"], input_names=["input"],
-                          output_names=["logits"], **extra)
+        torch.onnx.export(
+            model,
+            example,
+            job["out"],
+            dynamo=dynamo,
+            opset_version=job["opset"],
+            input_names=["input"],
+            output_names=["logits"],
+            **extra,
+        )
     written = onnx.load(job["out"], load_external_data=False)
     actual = max(o.version for o in written.opset_import if o.domain in ("", "ai.onnx"))
     notes: dict[str, Any] = {"opset_written": actual, "nodes": len(written.graph.node)}
@@ -71,8 +81,7 @@ def _randomize_keras_batchnorm(model: Any, name: str) -> None:
 
     rng = np.random.default_rng(SEED)
     size = input_size(name)
-    norms = [layer for layer in model.layers
-             if isinstance(layer, keras.layers.BatchNormalization)]
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     saved = [layer.momentum for layer in norms]
     for layer in norms:
         layer.momentum = 0.0
@@ -128,8 +137,9 @@ def onnx_from_keras(job: dict[str, Any]) -> dict[str, Any]:
     model = keras.models.load_model(job["src"])
     size = input_size(job["name"])
     signature = (tf.TensorSpec((1, size, size, 3), tf.float32, name="input"),)
-    tf2onnx.convert.from_keras(model, input_signature=signature, opset=job["opset"],
-                               output_path=job["out"])
+    tf2onnx.convert.from_keras(
+        model, input_signature=signature, opset=job["opset"], output_path=job["out"]
+    )
     return {"api": "tf2onnx.convert.from_keras"}
 
 
@@ -139,8 +149,15 @@ def onnx_from_saved_model(job: dict[str, Any]) -> dict[str, Any]:
     from tf2onnx import convert
 
     saved_argv = sys.argv
-    sys.argv = ["tf2onnx.convert", "--saved-model", job["src"], "--output", job["out"],
-                "--opset", str(job["opset"])]
+    sys.argv = [
+        "tf2onnx.convert",
+        "--saved-model",
+        job["src"],
+        "--output",
+        job["out"],
+        "--opset",
+        str(job["opset"]),
+    ]
     try:
         convert.main()
     finally:

@@ -49,13 +49,19 @@ def conv_relu(raw: bool) -> onnx.ModelProto:
     ]
     nodes = [
         helper.make_node(
-            "Conv", ["x", "conv1.weight", "conv1.bias"], ["conv1_out"], name="conv1",
-            kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[1, 1],
+            "Conv",
+            ["x", "conv1.weight", "conv1.bias"],
+            ["conv1_out"],
+            name="conv1",
+            kernel_shape=[3, 3],
+            pads=[1, 1, 1, 1],
+            strides=[1, 1],
         ),
         helper.make_node("Relu", ["conv1_out"], ["y"], name="relu1"),
     ]
     graph = helper.make_graph(
-        nodes, "conv_relu",
+        nodes,
+        "conv_relu",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4, 8, 8])],
         initializers,
@@ -67,7 +73,9 @@ def typed_fields() -> onnx.ModelProto:
     """Initializers in float_data, int64_data and int32_data (float16, int8, bool)."""
     shape = helper.make_tensor("shape", TensorProto.INT64, [2], [2, -1])
     scale = helper.make_tensor("scale", TensorProto.FLOAT, [2, 3], [1.5, -2.0, 0.25, 0, 3, -0.5])
-    half = helper.make_tensor("half", TensorProto.FLOAT16, [3], np.array([1.0, -2.0, 0.5], np.float16))
+    half = helper.make_tensor(
+        "half", TensorProto.FLOAT16, [3], np.array([1.0, -2.0, 0.5], np.float16)
+    )
     small = helper.make_tensor("small", TensorProto.INT8, [4], [-128, -1, 0, 127])
     flags = helper.make_tensor("flags", TensorProto.BOOL, [3], [True, False, True])
     nodes = [
@@ -75,7 +83,8 @@ def typed_fields() -> onnx.ModelProto:
         helper.make_node("Reshape", ["scaled", "shape"], ["y"], name="reshape"),
     ]
     graph = helper.make_graph(
-        nodes, "typed_fields",
+        nodes,
+        "typed_fields",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
         [shape, scale, half, small, flags],
@@ -103,8 +112,12 @@ def external_data(directory: Path) -> None:
     # onnx appends to an existing data file; start fresh so reruns write identical files.
     (directory / "external_data.bin").unlink(missing_ok=True)
     onnx.save_model(
-        model, directory / "external_data.onnx", save_as_external_data=True,
-        all_tensors_to_one_file=True, location="external_data.bin", size_threshold=0,
+        model,
+        directory / "external_data.onnx",
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="external_data.bin",
+        size_threshold=0,
     )
 
 
@@ -118,8 +131,13 @@ def attributes() -> onnx.ModelProto:
         c("Constant", [], ["c_ints"], name="c_ints", value_ints=[3, -1, 0, 1 << 40]),
         c("Constant", [], ["c_floats"], name="c_floats", value_floats=[1.5, -0.25]),
         c("Constant", [], ["c_strings"], name="c_strings", value_strings=["a", "", "bc"]),
-        c("Constant", [], ["c_tensor"], name="c_tensor",
-          value=helper.make_tensor("v", TensorProto.INT32, [2], [5, -6])),
+        c(
+            "Constant",
+            [],
+            ["c_tensor"],
+            name="c_tensor",
+            value=helper.make_tensor("v", TensorProto.INT32, [2], [5, -6]),
+        ),
         c("ArgMax", ["x"], ["argmax"], name="argmax", axis=-1, keepdims=0),
         c("LeakyRelu", ["x"], ["leaky"], name="leaky", alpha=0.125),
         c("Transpose", ["x"], ["transposed"], name="transpose", perm=[1, 0]),
@@ -137,7 +155,9 @@ def attributes() -> onnx.ModelProto:
         helper.make_tensor_value_info("transposed", TensorProto.FLOAT, [3, 2]),
     ]
     graph = helper.make_graph(
-        nodes, "attributes", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+        nodes,
+        "attributes",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
         outputs,
     )
     return make_model(graph)
@@ -147,18 +167,23 @@ def subgraph() -> onnx.ModelProto:
     """An If whose branches are graph attributes, one with its own initializer."""
     then_graph = helper.make_graph(
         [helper.make_node("Add", ["x", "one"], ["then_out"], name="then_add")],
-        "then_branch", [],
+        "then_branch",
+        [],
         [helper.make_tensor_value_info("then_out", TensorProto.FLOAT, [2])],
         [helper.make_tensor("one", TensorProto.FLOAT, [2], [1.0, 1.0])],
     )
     else_graph = helper.make_graph(
         [helper.make_node("Neg", ["x"], ["else_out"], name="else_neg")],
-        "else_branch", [],
+        "else_branch",
+        [],
         [helper.make_tensor_value_info("else_out", TensorProto.FLOAT, [2])],
     )
     graph = helper.make_graph(
-        [helper.make_node("If", ["cond"], ["y"], name="if", then_branch=then_graph,
-                          else_branch=else_graph)],
+        [
+            helper.make_node(
+                "If", ["cond"], ["y"], name="if", then_branch=then_graph, else_branch=else_graph
+            )
+        ],
         "subgraph",
         [
             helper.make_tensor_value_info("cond", TensorProto.BOOL, []),

@@ -7,27 +7,21 @@
 #include <string>
 #include <utility>
 
-#include "support/test_support.h"
+#include "ops/op_test_helpers.h"
 
 namespace convmend::testing {
 namespace {
 
-Attributes make_attrs(std::initializer_list<std::pair<std::string, AttrValue>> values) {
-  Attributes a;
-  for (const auto& [name, value] : values) a.set(name, value);
-  return a;
-}
-
-std::vector<OpCase> golden_cases() {
+std::vector<OpCase> conv_golden_cases() {
   return {
 #include "ops/golden/conv_cases.inc"
   };
 }
+CONVMEND_OP_CASE_SUITE(ConvGolden, conv_golden_cases);
 
-class ConvGolden : public ::testing::TestWithParam<OpCase> {};
-TEST_P(ConvGolden, MatchesFramework) { check_op_case(GetParam()); }
-INSTANTIATE_TEST_SUITE_P(Golden, ConvGolden, ::testing::ValuesIn(golden_cases()),
-                         [](const auto& info) { return info.param.name; });
+Attributes make_attrs(std::initializer_list<std::pair<std::string, AttrValue>> values) {
+  return Attrs(values);
+}
 
 // A conv large enough to exercise every fast-path branch; compared with the reference.
 struct FastCase {
@@ -36,6 +30,7 @@ struct FastCase {
   bool bias;
   Attributes attrs;
 };
+void PrintTo(const FastCase& c, std::ostream* os) { *os << c.name; }
 
 Attributes conv_attrs(std::vector<int64_t> strides, std::vector<int64_t> pads, int64_t group = 1,
                       std::vector<int64_t> dilations = {1, 1}) {

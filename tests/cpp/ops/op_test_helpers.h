@@ -72,6 +72,12 @@ inline TensorMeta UnknownRank(DType dtype) {
   return m;
 }
 
+// Expects `out` to be an error whose message contains `text`.
+inline void ExpectError(const Result<std::vector<Tensor>>& out, const std::string& text) {
+  ASSERT_FALSE(out.is_ok()) << "expected an error containing: " << text;
+  EXPECT_NE(out.status().message().find(text), std::string::npos) << out.status().message();
+}
+
 }  // namespace convmend::testing
 
 // A parameterized suite running every case of `cases_fn()` (a std::vector<OpCase>) through

@@ -94,8 +94,7 @@ def case(name, op, ir_attrs, inputs, outputs, tolerance=None) -> str:
     return f'{{"{name}", OpKind::k{op}, {attrs(ir_attrs)}, {{{ins}}}, {{{outs}}}{tol}}},'
 
 
-def ort_run(op, inputs, onnx_attrs=None, num_outputs=1, opset=OPSET):
-    """Runs one ONNX node in ONNX Runtime; None inputs are omitted optional inputs."""
+def _model(op, inputs, onnx_attrs, num_outputs, opset):
     names, feeds, graph_inputs = [], {}, []
     for i, x in enumerate(inputs):
         if x is None:
@@ -116,6 +115,21 @@ def ort_run(op, inputs, onnx_attrs=None, num_outputs=1, opset=OPSET):
         [helper.make_empty_tensor_value_info(o) for o in outs])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 10
+    return model, feeds, outs
+
+
+def reference_run(op, inputs, onnx_attrs=None, num_outputs=1, opset=OPSET):
+    """Runs one ONNX node in onnx's reference evaluator (numpy), where ONNX Runtime's result is
+    an artifact of its loop order (NaN in ReduceMax)."""
+    from onnx.reference import ReferenceEvaluator
+
+    model, feeds, outs = _model(op, inputs, onnx_attrs, num_outputs, opset)
+    return ReferenceEvaluator(model).run(outs, feeds)
+
+
+def ort_run(op, inputs, onnx_attrs=None, num_outputs=1, opset=OPSET):
+    """Runs one ONNX node in ONNX Runtime; None inputs are omitted optional inputs."""
+    model, feeds, outs = _model(op, inputs, onnx_attrs, num_outputs, opset)
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     session = ort.InferenceSession(model.SerializeToString(), options,

@@ -1,0 +1,107 @@
+"""Does convmend's interpreter reproduce a model's own runtime? Runs both on the same inputs
+and compares the outputs and every intermediate tensor the native runtime exposes, by name
+(the IR keeps the file's value names).
+
+This is the check every importer must pass: a difference found later between two models
+is only meaningful if each model's IR run matches its native run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
+    """max |a - e| / max |e| over the tensor; the absolute difference when e is all zero."""
+    e = np.asarray(expected, dtype=np.float64)
+    a = np.asarray(actual, dtype=np.float64)
+    if a.shape != e.shape:
+        return float("inf")
+    if e.size == 0:
+        return 0.0
+    scale = float(np.abs(e).max())
+    diff = float(np.abs(a - e).max())
+    return diff / scale if scale > 0 else diff
+
+
+@dataclass
+class TensorComparison:
+    name: str
+    worst_relative_error: float = 0.0
+    worst_image: str = ""
+
+
+@dataclass
+class ExactnessReport:
+    model: str
+    images: int = 0
+    same_top1: int = 0
+    output_relative_error: float = 0.0
+    ir_values: int = 0            # float values the IR run produces
+    compared: dict[str, TensorComparison] = field(default_factory=dict)
+
+    @property
+    def worst_intermediate(self) -> TensorComparison | None:
+        if not self.compared:
+            return None
+        return max(self.compared.values(), key=lambda c: c.worst_relative_error)
+
+    @property
+    def coverage(self) -> float:
+        """Share of the IR's node outputs that had a native counterpart to check."""
+        return len(self.compared) / self.ir_values if self.ir_values else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        worst = self.worst_intermediate
+        return {"model": self.model, "images": self.images, "same_top1": self.same_top1,
+                "output_relative_error": self.output_relative_error,
+                "intermediates_compared": len(self.compared), "ir_values": self.ir_values,
+                "coverage": self.coverage,
+                "worst_intermediate": None if worst is None else
+                {"name": worst.name, "relative_error": worst.worst_relative_error,
+                 "image": worst.worst_image}}
+
+
+def compare_with_native(model: str | Path, inputs: Iterable[tuple[str, np.ndarray]],
+                        intermediates: bool = True, exact: bool = False,
+                        threads: int = 1) -> ExactnessReport:
+    """Run `model` in the IR and natively on each (name, batch-of-one array) input."""
+    from convmend import engine, runners
+
+    graph = engine.load(model)
+    interp = engine.Interpreter(graph, exact=exact, threads=threads)
+    native = runners.open_runner(Path(model))
+    native_names: Sequence[str] = native.intermediate_names() if intermediates else []
+    ir_names = {n for node in graph.nodes() for n in node["outputs"]}
+    float_values = {v["name"] for v in graph.values()
+                    if v["name"] in ir_names and v["dtype"] in ("f32", "f64", "f16")}
+    common = [n for n in native_names if n in float_values]
+    report = ExactnessReport(model=str(model), ir_values=len(float_values))
+    for image_name, x in inputs:
+        if intermediates:
+            outputs, traced = interp.run_traced([x], common)
+            reference = native.run_with_intermediates(x, common)
+        else:
+            outputs, traced, reference = interp.run([x]), {}, {}
+        native_out = native.run(x)[0]
+        report.images += 1
+        report.same_top1 += int(np.argmax(outputs[0]) == np.argmax(native_out))
+        report.output_relative_error = max(report.output_relative_error,
+                                           relative_error(outputs[0], native_out))
+        for name in common:
+            if name not in traced or name not in reference:
+                continue
+            ref = reference[name]
+            if ref.dtype.kind != "f":
+                continue  # quantized raw integers are compared after dequantization elsewhere
+            err = relative_error(traced[name], ref)
+            entry = report.compared.setdefault(name, TensorComparison(name))
+            if err > entry.worst_relative_error or not entry.worst_image:
+                entry.worst_relative_error = err
+                entry.worst_image = image_name
+    return report

@@ -1,0 +1,77 @@
+"""The engine on real models: MobileNetV2 (pretrained), ResNet101 and InceptionV3 (seeded),
+exported to ONNX by torch.onnx.export and by tf2onnx from Keras, and converted to TFLite by
+TFLiteConverter from Keras. convmend's interpreter must agree with ONNX Runtime / LiteRT on
+every default image: same top-1, relative error <= 1e-5 at the output and at every
+intermediate the native runtime exposes. Read, write, read must be structurally equal and
+the written file must run identically in the native runtime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from convmend import engine, images, preprocess, runners
+from convmend.exactness import compare_with_native
+from convmend.zoo import build
+
+MODELS = ["mobilenet_v2", "resnet101", "inception_v3"]
+VARIANTS: dict[str, Callable[[str], Path]] = {
+    "torch-onnx": lambda name: build.onnx_from_torch(name),
+    "keras-onnx": lambda name: build.onnx_from_keras(name),
+    "keras-tflite": lambda name: build.tflite_from_keras(name, mode="float32"),
+}
+TOLERANCE = 1e-5
+
+
+def model_inputs(path: Path, count: int | None = None) -> list[tuple[str, np.ndarray]]:
+    """The default images, preprocessed to the model's input shape and layout."""
+    shape = engine.load(path).inputs()[0]["shape"]
+    layout = "nchw" if shape[1] == 3 else "nhwc"
+    size = shape[2] if layout == "nchw" else shape[1]
+    spec = preprocess.PreprocessSpec(size=size, crop=0.875, scale=1 / 127.5, mean=(1.0,),
+                                     layout=layout)
+    return [(item.name, spec.apply(item.load())[None])
+            for item in images.default_images(count=count)]
+
+
+def params() -> list:
+    out = []
+    for name in MODELS:
+        for variant in VARIANTS:
+            marks = [] if name == "mobilenet_v2" else [pytest.mark.slow]
+            out.append(pytest.param(name, variant, marks=marks, id=f"{name}-{variant}"))
+    return out
+
+
+@pytest.mark.parametrize(("name", "variant"), params())
+def test_interpreter_matches_native_runtime(name: str, variant: str) -> None:
+    path = VARIANTS[variant](name)
+    report = compare_with_native(path, model_inputs(path))
+    print(f"\n{name} {variant}: {report.to_dict()}")
+    assert report.images >= 20
+    assert report.same_top1 == report.images
+    assert report.output_relative_error <= TOLERANCE
+    worst = report.worst_intermediate
+    assert worst is not None, "no intermediate tensor was compared"
+    assert worst.worst_relative_error <= TOLERANCE, (worst.name, worst.worst_relative_error)
+    assert report.coverage >= 0.5, f"only {report.coverage:.0%} of IR values were checked"
+
+
+@pytest.mark.parametrize(("name", "variant"), params())
+def test_read_write_read_round_trip(name: str, variant: str, tmp_path: Path) -> None:
+    path = VARIANTS[variant](name)
+    graph = engine.load(path)
+    written = tmp_path / f"round_trip{path.suffix}"
+    graph.save(written)
+    again = engine.load(written)
+    equal, difference = engine.structurally_equal(graph, again)
+    assert equal, difference
+    original = runners.open_runner(path)
+    rewritten = runners.open_runner(written)
+    for _, x in model_inputs(path, count=3):
+        for a, b in zip(original.run(x), rewritten.run(x), strict=True):
+            np.testing.assert_array_equal(a, b)
