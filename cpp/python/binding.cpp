@@ -4,6 +4,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
 
 #include <cmath>
 #include <cstring>
@@ -271,9 +272,9 @@ PYBIND11_MODULE(_core, m) {
         auto c = take(g.graph->clone());
         return PyGraph{std::shared_ptr<Graph>(std::move(c))};
       })
-      .def("save", [](const PyGraph& g, const std::string& path) {
+      .def("save", [](const PyGraph& g, const std::filesystem::path& path) {
         py::gil_scoped_release release;
-        check(save_model(*g.graph, path));
+        check(save_model(*g.graph, path.string()));
       }, py::arg("path"))
       .def("infer_shapes", [](PyGraph& g) { check(infer_graph_shapes(*g.graph)); });
 
@@ -283,11 +284,11 @@ PYBIND11_MODULE(_core, m) {
     return py::make_tuple(eq, diff);
   });
 
-  m.def("load", [](const std::string& path) {
+  m.def("load", [](const std::filesystem::path& path) {
     std::unique_ptr<Graph> g;
     {
       py::gil_scoped_release release;
-      g = take(load_model(path));
+      g = take(load_model(path.string()));
     }
     return PyGraph{std::shared_ptr<Graph>(std::move(g))};
   }, py::arg("path"), "Reads an .onnx or .tflite file into an IR graph.");
@@ -337,6 +338,35 @@ PYBIND11_MODULE(_core, m) {
         return py::make_tuple(result, traced);
       }, py::arg("inputs"), py::arg("names") = py::none(),
       "Runs once and returns (outputs, {value name: array}) for the chosen nodes or values.")
+      .def("run_node", [](PyInterpreter& p, const std::string& name, const py::dict& given) {
+        // A value name identifies its producer unambiguously; node names may repeat.
+        const Value* produced = p.graph->find_value(name);
+        const Node* node = produced != nullptr && produced->producer() != nullptr
+                               ? produced->producer()
+                               : p.graph->find_node(name);
+        if (node == nullptr) throw StatusError("no node or value named '" + name + "'");
+        std::vector<Tensor> held;
+        held.reserve(node->inputs().size());
+        std::vector<const Tensor*> inputs;
+        for (const Value* in : node->inputs()) {
+          if (in != nullptr && given.contains(py::str(in->name()))) {
+            held.push_back(to_tensor(given[py::str(in->name())].cast<py::array>()));
+            inputs.push_back(&held.back());
+          } else {
+            inputs.push_back(nullptr);
+          }
+        }
+        std::vector<Tensor> out;
+        {
+          py::gil_scoped_release release;
+          check(p.interp->evaluate_node(*node, inputs, &out));
+        }
+        py::list result;
+        for (const Tensor& t : out) result.append(to_numpy(t));
+        return result;
+      }, py::arg("node"), py::arg("inputs"),
+      "Runs one node (named by itself or by an output value) alone on the given "
+      "{value name: array} inputs; constants come from the model.")
       .def("run_stats", [](PyInterpreter& p, const std::vector<py::array>& inputs) {
         std::vector<Tensor> in = tensors_from(inputs);
         std::vector<Tensor> out;

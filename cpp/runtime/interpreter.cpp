@@ -292,6 +292,46 @@ Status Interpreter::rerun(const RunState& base, const std::vector<ValuePatch>& p
   return Status::ok();
 }
 
+Status Interpreter::evaluate_node(const Node& node, const std::vector<const Tensor*>& inputs,
+                                  std::vector<Tensor>* outputs) {
+  if (inputs.size() != node.inputs().size()) {
+    return error(StatusCode::kInvalidArgument, node.describe(), "takes ", node.inputs().size(),
+                 " inputs, got ", inputs.size());
+  }
+  std::vector<Tensor> values(consumer_count_.size());
+  std::vector<bool> present(consumer_count_.size(), false);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Value* in = node.input(i);
+    if (in == nullptr) continue;
+    const auto slot = static_cast<size_t>(in->id());
+    if (inputs[i] != nullptr) {
+      Tensor t = *inputs[i];
+      if (options_.exact && t.dtype() == DType::kFloat32) {
+        ASSIGN_OR_RETURN(t, t.cast(DType::kFloat64));
+      } else if (!options_.exact && t.dtype() == DType::kFloat64) {
+        ASSIGN_OR_RETURN(t, t.cast(DType::kFloat32));
+      }
+      values[slot] = std::move(t);
+      present[slot] = true;
+      continue;
+    }
+    for (const auto& [v, t] : constants_) {
+      if (v == in) {
+        values[slot] = t;
+        present[slot] = true;
+      }
+    }
+    if (!present[slot]) {
+      return error(StatusCode::kInvalidArgument, node.describe(), "input ", i, " '", in->name(),
+                   "' is not a constant and was not given");
+    }
+  }
+  RETURN_IF_ERROR(run_node(node, values, present, nullptr));
+  outputs->clear();
+  for (const Value* out : node.outputs()) outputs->push_back(values[static_cast<size_t>(out->id())]);
+  return Status::ok();
+}
+
 Result<std::vector<Tensor>> Interpreter::outputs_of(const RunState& state) const {
   std::vector<Tensor> out;
   for (const Value* v : graph_.outputs()) {

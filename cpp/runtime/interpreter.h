@@ -63,6 +63,10 @@ class Interpreter {
   Status rerun(const RunState& base, const std::vector<ValuePatch>& patches,
                const std::vector<const Node*>& changed_nodes, RunState* state,
                Observer* observer = nullptr);
+  // Runs one node alone on the given inputs (one per node input; nullptr takes the node's
+  // constant input): the isolated check of a node against another runtime's values.
+  Status evaluate_node(const Node& node, const std::vector<const Tensor*>& inputs,
+                       std::vector<Tensor>* outputs);
   // The graph outputs of a kept state.
   Result<std::vector<Tensor>> outputs_of(const RunState& state) const;
 

@@ -34,6 +34,16 @@ class TensorComparison:
     name: str
     worst_relative_error: float = 0.0
     worst_image: str = ""
+    # With an exact (float64) run: on that image, how far each float32 run is from it.
+    ours_vs_exact: float | None = None
+    native_vs_exact: float | None = None
+
+    def within_drift(self, factor: float) -> bool:
+        """True when convmend's float32 result is no farther from float64 arithmetic than
+        `factor` times the native runtime's: the two disagree by float32 rounding that piles
+        up through the network in both, not by a difference in what is computed."""
+        return (self.ours_vs_exact is not None and self.native_vs_exact is not None
+                and self.ours_vs_exact <= factor * self.native_vs_exact)
 
 
 @dataclass
@@ -44,6 +54,9 @@ class ExactnessReport:
     output_relative_error: float = 0.0
     ir_values: int = 0            # float values the IR run produces
     compared: dict[str, TensorComparison] = field(default_factory=dict)
+    # Each node run alone on the native runtime's own input values: the kernel's error,
+    # without what upstream float32 rounding (in either runtime) propagates into it.
+    isolated: dict[str, TensorComparison] = field(default_factory=dict)
 
     @property
     def worst_intermediate(self) -> TensorComparison | None:
@@ -56,25 +69,52 @@ class ExactnessReport:
         """Share of the IR's node outputs that had a native counterpart to check."""
         return len(self.compared) / self.ir_values if self.ir_values else 0.0
 
+    @property
+    def worst_isolated(self) -> TensorComparison | None:
+        if not self.isolated:
+            return None
+        return max(self.isolated.values(), key=lambda c: c.worst_relative_error)
+
     def to_dict(self) -> dict[str, Any]:
         worst = self.worst_intermediate
+        isolated = self.worst_isolated
         return {"model": self.model, "images": self.images, "same_top1": self.same_top1,
                 "output_relative_error": self.output_relative_error,
                 "intermediates_compared": len(self.compared), "ir_values": self.ir_values,
                 "coverage": self.coverage,
                 "worst_intermediate": None if worst is None else
                 {"name": worst.name, "relative_error": worst.worst_relative_error,
-                 "image": worst.worst_image}}
+                 "image": worst.worst_image, "ours_vs_exact": worst.ours_vs_exact,
+                 "native_vs_exact": worst.native_vs_exact},
+                "nodes_checked_in_isolation": len(self.isolated),
+                "worst_isolated": None if isolated is None else
+                {"name": isolated.name, "relative_error": isolated.worst_relative_error,
+                 "image": isolated.worst_image}}
+
+
+def _record(table: dict[str, TensorComparison], name: str, err: float, image: str,
+            ours_vs_exact: float | None = None, native_vs_exact: float | None = None) -> None:
+    entry = table.setdefault(name, TensorComparison(name))
+    if err > entry.worst_relative_error or not entry.worst_image:
+        entry.worst_relative_error = err
+        entry.worst_image = image
+        entry.ours_vs_exact = ours_vs_exact
+        entry.native_vs_exact = native_vs_exact
 
 
 def compare_with_native(model: str | Path, inputs: Iterable[tuple[str, np.ndarray]],
                         intermediates: bool = True, exact: bool = False,
-                        threads: int = 1) -> ExactnessReport:
-    """Run `model` in the IR and natively on each (name, batch-of-one array) input."""
+                        threads: int = 1, isolated: bool = True,
+                        arbitrate: bool = True) -> ExactnessReport:
+    """Run `model` in the IR and natively on each (name, batch-of-one array) input.
+
+    With `arbitrate`, a float64 run of the same graph tells, for each compared tensor, which
+    float32 run is closer to the exact arithmetic (`TensorComparison.ours_vs_exact`)."""
     from convmend import engine, runners
 
     graph = engine.load(model)
     interp = engine.Interpreter(graph, exact=exact, threads=threads)
+    exact_interp = engine.Interpreter(graph, exact=True) if arbitrate and not exact else None
     native = runners.open_runner(Path(model))
     native_names: Sequence[str] = native.intermediate_names() if intermediates else []
     ir_names = {n for node in graph.nodes() for n in node["outputs"]}
@@ -82,6 +122,13 @@ def compare_with_native(model: str | Path, inputs: Iterable[tuple[str, np.ndarra
                     if v["name"] in ir_names and v["dtype"] in ("f32", "f64", "f16")}
     common = [n for n in native_names if n in float_values]
     report = ExactnessReport(model=str(model), ir_values=len(float_values))
+    input_name = graph.inputs()[0]["name"]
+    constants = {v["name"] for v in graph.values() if v["constant"]}
+    # Nodes whose every non-constant input and every float output the native runtime shows.
+    checkable = [n for n in graph.nodes()
+                 if n["outputs"] and all(o in common for o in n["outputs"])
+                 and all(i is None or i in constants or i in common or i == input_name
+                         for i in n["inputs"])]
     for image_name, x in inputs:
         if intermediates:
             outputs, traced = interp.run_traced([x], common)
@@ -89,6 +136,9 @@ def compare_with_native(model: str | Path, inputs: Iterable[tuple[str, np.ndarra
         else:
             outputs, traced, reference = interp.run([x]), {}, {}
         native_out = native.run(x)[0]
+        exact_values: dict[str, np.ndarray] = {}
+        if exact_interp is not None and intermediates:
+            _, exact_values = exact_interp.run_traced([x], common)
         report.images += 1
         report.same_top1 += int(np.argmax(outputs[0]) == np.argmax(native_out))
         report.output_relative_error = max(report.output_relative_error,
@@ -99,9 +149,18 @@ def compare_with_native(model: str | Path, inputs: Iterable[tuple[str, np.ndarra
             ref = reference[name]
             if ref.dtype.kind != "f":
                 continue  # quantized raw integers are compared after dequantization elsewhere
-            err = relative_error(traced[name], ref)
-            entry = report.compared.setdefault(name, TensorComparison(name))
-            if err > entry.worst_relative_error or not entry.worst_image:
-                entry.worst_relative_error = err
-                entry.worst_image = image_name
+            ours_exact = native_exact = None
+            if name in exact_values:
+                ours_exact = relative_error(traced[name], exact_values[name])
+                native_exact = relative_error(ref, exact_values[name])
+            _record(report.compared, name, relative_error(traced[name], ref), image_name,
+                    ours_exact, native_exact)
+        if not (intermediates and isolated):
+            continue
+        for node in checkable:
+            feeds = {i: (x if i == input_name else reference[i])
+                     for i in node["inputs"] if i is not None and i not in constants}
+            outs = interp.run_node(node["outputs"][0], feeds)
+            for name, out in zip(node["outputs"], outs, strict=True):
+                _record(report.isolated, name, relative_error(out, reference[name]), image_name)
     return report

@@ -25,6 +25,10 @@ VARIANTS: dict[str, Callable[[str], Path]] = {
     "keras-tflite": lambda name: build.tflite_from_keras(name, mode="float32"),
 }
 TOLERANCE = 1e-5
+# Two float32 engines drift apart through a deep network, each by its own rounding. Beyond
+# TOLERANCE, a tensor still passes when convmend's float32 result is no farther from the
+# float64 result of the same graph than DRIFT times the native runtime's own distance.
+DRIFT = 2.0
 
 
 def model_inputs(path: Path, count: int | None = None) -> list[tuple[str, np.ndarray]]:
@@ -54,11 +58,19 @@ def test_interpreter_matches_native_runtime(name: str, variant: str) -> None:
     print(f"\n{name} {variant}: {report.to_dict()}")
     assert report.images >= 20
     assert report.same_top1 == report.images
-    assert report.output_relative_error <= TOLERANCE
-    worst = report.worst_intermediate
-    assert worst is not None, "no intermediate tensor was compared"
-    assert worst.worst_relative_error <= TOLERANCE, (worst.name, worst.worst_relative_error)
     assert report.coverage >= 0.5, f"only {report.coverage:.0%} of IR values were checked"
+    # Each node on the native runtime's own inputs: the kernels reproduce it.
+    isolated = report.worst_isolated
+    assert isolated is not None and len(report.isolated) >= 0.5 * report.ir_values
+    assert isolated.worst_relative_error <= TOLERANCE, (isolated.name,
+                                                        isolated.worst_relative_error)
+    # Whole-model runs, outputs included: within TOLERANCE, or float32 drift (see DRIFT).
+    unexplained = [(c.name, c.worst_relative_error, c.ours_vs_exact, c.native_vs_exact)
+                   for c in report.compared.values()
+                   if c.worst_relative_error > TOLERANCE and not c.within_drift(DRIFT)]
+    assert not unexplained, unexplained[:5]
+    over = sum(1 for c in report.compared.values() if c.worst_relative_error > TOLERANCE)
+    print(f"{over} of {len(report.compared)} tensors above {TOLERANCE}, all float32 drift")
 
 
 @pytest.mark.parametrize(("name", "variant"), params())
@@ -70,6 +82,7 @@ def test_read_write_read_round_trip(name: str, variant: str, tmp_path: Path) -> 
     again = engine.load(written)
     equal, difference = engine.structurally_equal(graph, again)
     assert equal, difference
+    assert graph.structural_hash() == again.structural_hash()
     original = runners.open_runner(path)
     rewritten = runners.open_runner(written)
     for _, x in model_inputs(path, count=3):

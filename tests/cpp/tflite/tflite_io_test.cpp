@@ -25,7 +25,7 @@ using convmend::testing::relative_error;
 using IrTensor = convmend::Tensor;  // tflite::Tensor is the codec's struct
 
 std::string data_path(const std::string& name) {
-  return std::string(CONVMEND_TEST_DATA) + "/tflite/" + name + ".tflite";
+  return std::string(CONVMEND_TEST_DATA_DIR) + "/tflite/" + name + ".tflite";
 }
 
 std::unique_ptr<Graph> read_or_die(const std::string& name) {

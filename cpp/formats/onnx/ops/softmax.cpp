@@ -6,11 +6,10 @@ namespace {
 
 Status import_softmax(ImportContext& ctx) {
   ASSIGN_OR_RETURN(Attributes attrs, ctx.copy_attributes());
-  if (ctx.opset() < 13) {
-    ASSIGN_OR_RETURN(int64_t axis, ctx.attr_int("axis", 1));
-    attrs.set("axis", axis);
-    attrs.set("coerce_2d", int64_t{1});
-  }
+  // The axis is always explicit in the IR, so that a written file reads back equal.
+  ASSIGN_OR_RETURN(int64_t axis, ctx.attr_int("axis", ctx.opset() < 13 ? 1 : -1));
+  attrs.set("axis", axis);
+  if (ctx.opset() < 13) attrs.set("coerce_2d", int64_t{1});
   ctx.add_node(OpKind::kSoftmax, {ctx.input(0)}, attrs);
   return Status::ok();
 }
