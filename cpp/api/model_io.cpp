@@ -52,22 +52,39 @@ Result<ModelFormat> detect_model_format(const std::string& path) {
   if (!in) return error(StatusCode::kNotFound, path, ": cannot open: ", std::strerror(errno));
   char head[8] = {};
   in.read(head, sizeof head);
-  if (in.gcount() >= 8 && std::memcmp(head + 4, "TFL3", 4) == 0) return ModelFormat::kTflite;
+  const std::streamsize got = in.gcount();
+  if (got == 0) return error(StatusCode::kInvalidModel, path, ": the file is empty (0 bytes)");
+  if (got >= 8 && std::memcmp(head + 4, "TFL3", 4) == 0) return ModelFormat::kTflite;
+  // Every ONNX exporter writes ModelProto.ir_version (field 1, varint) first; a FlatBuffer
+  // starts with a 4-byte root offset, which is never 0x08 followed by a small varint.
+  const bool onnx_head = got >= 2 && head[0] == 0x08 && (head[1] & 0x80) == 0 &&
+                         (got < 4 || head[2] != 0 || head[3] != 0);
+  if (onnx_head) return ModelFormat::kOnnx;
   if (ends_with(path, ".tflite")) return ModelFormat::kTflite;
   if (ends_with(path, ".onnx")) return ModelFormat::kOnnx;
   return error(StatusCode::kInvalidArgument, path,
                ": unknown model format (expected .onnx or .tflite)");
 }
 
+namespace {
+
+// Names the file once: the readers may already have put the path into the message.
+Status with_path(const Status& s, const std::string& path) {
+  if (s.message().find(path) != std::string::npos) return s;
+  return s.with_context(path + ": ");
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Graph>> load_model(const std::string& path) {
   ASSIGN_OR_RETURN(ModelFormat format, detect_model_format(path));
   if (format == ModelFormat::kTflite) {
     auto g = tflite::read_tflite_file(path);
-    if (!g.is_ok()) return g.status().with_context(path + ": ");
+    if (!g.is_ok()) return with_path(g.status(), path);
     return g;
   }
   auto g = onnx::read_onnx_file(path);
-  if (!g.is_ok()) return g.status().with_context(path + ": ");
+  if (!g.is_ok()) return with_path(g.status(), path);
   return g;
 }
 

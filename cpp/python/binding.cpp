@@ -220,7 +220,12 @@ PYBIND11_MODULE(_core, m) {
       if (p) std::rethrow_exception(p);
     } catch (const StatusError& e) {
       py::object cls = py::module_::import("convmend.errors").attr("ConvmendError");
-      PyErr_SetString(cls.ptr(), e.what());
+      // Messages quote bytes from damaged files; never let decoding them raise instead.
+      const std::string what = e.what();
+      py::object text = py::reinterpret_steal<py::object>(
+          PyUnicode_DecodeUTF8(what.data(), static_cast<Py_ssize_t>(what.size()),
+                               "backslashreplace"));
+      PyErr_SetObject(cls.ptr(), text.ptr());
     }
   });
 

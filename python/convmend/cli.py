@@ -55,7 +55,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", metavar="OUT", help="write per-image results as JSON")
 
-    sub.add_parser("demo", help="the whole story on the default model and images")
+    sub.add_parser("demo", help="the engine on the default models and images (no download)")
     return parser.parse_args(argv)
 
 

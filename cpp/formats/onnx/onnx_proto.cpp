@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 
+#include "formats/utf8.h"
 #include "formats/onnx/wire.h"
 
 namespace convmend::onnx {
@@ -371,11 +372,31 @@ class Parser {
 
   // --- scalar fields ---------------------------------------------------------------------------
 
-  Status read_string(Reader& reader, const Tag& tag, const char* field_name, std::string& out) {
+  // A `bytes` field: any content.
+  Status read_bytes(Reader& reader, const Tag& tag, const char* field_name, std::string& out) {
     RETURN_IF_ERROR(expect_wire_type(tag, field_name, WireType::kLengthDelimited));
     auto text = reader.read_string();
     if (!text.is_ok()) return field_error(tag, field_name, text.status());
     out.assign(text.value());
+    return Status::ok();
+  }
+
+  // A `string` field: protobuf requires UTF-8, and names are shown to users.
+  Status read_string(Reader& reader, const Tag& tag, const char* field_name, std::string& out) {
+    RETURN_IF_ERROR(read_bytes(reader, tag, field_name, out));
+    const size_t bad = first_invalid_utf8(out);
+    if (bad != std::string::npos) {
+      return field_error(tag, field_name,
+                         error(StatusCode::kInvalidModel, "text is not valid UTF-8 (byte ", bad,
+                               " of ", out.size(), ")"));
+    }
+    return Status::ok();
+  }
+
+  Status read_bytes_field(Reader& reader, const Tag& tag, const char* field_name,
+                          std::string& out, ExplicitDefaults& defaults) {
+    RETURN_IF_ERROR(read_bytes(reader, tag, field_name, out));
+    defaults.record(tag.field, out.empty());
     return Status::ok();
   }
 
@@ -532,7 +553,7 @@ class Parser {
           RETURN_IF_ERROR(read_repeated_varint(reader, tag, "int32_data", out.int32_data));
           break;
         case 6:
-          RETURN_IF_ERROR(read_string(reader, tag, "string_data", out.string_data.emplace_back()));
+          RETURN_IF_ERROR(read_bytes(reader, tag, "string_data", out.string_data.emplace_back()));
           break;
         case 7:
           RETURN_IF_ERROR(read_repeated_varint(reader, tag, "int64_data", out.int64_data));
@@ -542,7 +563,7 @@ class Parser {
           name_current(out.name);
           break;
         case 9:
-          RETURN_IF_ERROR(read_string_field(reader, tag, "raw_data", out.raw_data, defaults));
+          RETURN_IF_ERROR(read_bytes_field(reader, tag, "raw_data", out.raw_data, defaults));
           break;
         case 10:
           RETURN_IF_ERROR(read_repeated_fixed(reader, tag, "double_data", out.double_data));
@@ -661,7 +682,7 @@ class Parser {
         case 9: {
           const auto kind = static_cast<TypeProto::Kind>(tag.field);
           std::string payload;
-          RETURN_IF_ERROR(read_string(reader, tag, type_kind_name(kind), payload));
+          RETURN_IF_ERROR(read_bytes(reader, tag, type_kind_name(kind), payload));
           if (out.kind != kind) {
             out.kind = kind;
             out.tensor_type = {};
@@ -723,7 +744,7 @@ class Parser {
           break;
         case 2: RETURN_IF_ERROR(read_float_field(reader, tag, "f", out.f, defaults)); break;
         case 3: RETURN_IF_ERROR(read_int64_field(reader, tag, "i", out.i, defaults)); break;
-        case 4: RETURN_IF_ERROR(read_string_field(reader, tag, "s", out.s, defaults)); break;
+        case 4: RETURN_IF_ERROR(read_bytes_field(reader, tag, "s", out.s, defaults)); break;
         case 5: {
           ASSIGN_OR_RETURN(Reader nested, read_nested(reader, tag, "t"));
           RETURN_IF_ERROR(parse_tensor(nested, out.t.mutable_value(), "t", kNoIndex));
@@ -739,7 +760,7 @@ class Parser {
         case 7: RETURN_IF_ERROR(read_repeated_fixed(reader, tag, "floats", out.floats)); break;
         case 8: RETURN_IF_ERROR(read_repeated_varint(reader, tag, "ints", out.ints)); break;
         case 9:
-          RETURN_IF_ERROR(read_string(reader, tag, "strings", out.strings.emplace_back()));
+          RETURN_IF_ERROR(read_bytes(reader, tag, "strings", out.strings.emplace_back()));
           break;
         case 10: {
           ASSIGN_OR_RETURN(Reader nested, read_nested(reader, tag, "tensors"));

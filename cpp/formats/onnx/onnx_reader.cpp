@@ -19,7 +19,11 @@ Result<int64_t> default_opset(const ModelProto& model) {
   for (const OperatorSetIdProto& o : model.opset_import) {
     if (is_default_domain(o.domain)) return o.version;
   }
-  if (model.opset_import.empty()) return int64_t{1};  // IR version < 3 models have none
+  if (model.opset_import.empty() && model.ir_version < 3) return int64_t{1};  // none before IR 3
+  if (model.opset_import.empty()) {
+    return error(StatusCode::kInvalidModel, "the model has no opset_import, which IR version ",
+                 model.ir_version, " requires");
+  }
   return error(StatusCode::kInvalidModel, "the model imports no default-domain opset");
 }
 

@@ -13,6 +13,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "formats/utf8.h"
+
 namespace convmend::tflite {
 
 static_assert(std::endian::native == std::endian::little,
@@ -174,7 +176,13 @@ class Reader {
     if (!verifier_.VerifyString(text)) {
       return invalid(where, "string '", name, "' runs past the end of the file or is unterminated");
     }
-    return std::string(text->c_str(), text->size());
+    std::string out(text->c_str(), text->size());
+    const size_t bad = first_invalid_utf8(out);
+    if (bad != std::string::npos) {
+      return invalid(where, "string '", name, "' is not valid UTF-8 (byte ", bad, " of ",
+                     out.size(), ")");
+    }
+    return out;
   }
 
   // The tables of a vector of tables, each offset checked; the caller verifies each table.
@@ -198,6 +206,7 @@ class Reader {
   }
 
   void unsupported(std::string finding) { unsupported_.push_back(std::move(finding)); }
+  bool has_unsupported() const { return !unsupported_.empty(); }
 
   Status unsupported_status() const {
     if (unsupported_.empty()) return Status::ok();
@@ -488,6 +497,16 @@ Result<Model> parse_model_tables(Reader& r) {
   if (r.size() < kMinFlatBufferBytes) {
     return invalid(where, "file of ", r.size(), " bytes is too small to be a FlatBuffer");
   }
+  // The TFLite runtime refuses a buffer without the identifier, and so does convmend.
+  const std::string_view identifier(reinterpret_cast<const char*>(r.data()) + 4, 4);
+  if (identifier != kFileIdentifier) {
+    std::string shown;
+    for (const char c : identifier) {
+      shown += std::isprint(static_cast<unsigned char>(c)) ? std::string(1, c) : "?";
+    }
+    return invalid(where, "file identifier at byte 4 is '", shown, "', not '", kFileIdentifier,
+                   "'");
+  }
   ASSIGN_OR_RETURN(const fb::Table* t, r.root(where));
   RETURN_IF_ERROR(r.begin_table(t, "Model", F::kCount, where));
   Model model;
@@ -550,6 +569,14 @@ Result<Model> parse_model_tables(Reader& r) {
     r.unsupported("tflite: Model: weights in external files (external_buffers)");
   }
   r.end_table();
+  if (r.has_unsupported()) {
+    // Custom ops are never supported by the IR: list them too, so one error names every op.
+    for (const OperatorCode& code : model.operator_codes) {
+      if (code.effective_code() == BuiltinOperator::kCustom) {
+        r.unsupported("tflite: custom op " + code.custom_code);
+      }
+    }
+  }
   RETURN_IF_ERROR(r.unsupported_status());
   return model;
 }

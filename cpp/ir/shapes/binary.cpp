@@ -6,8 +6,15 @@ namespace {
 
 using shapes::check_dtype;
 
+// The elementwise kernels also take the narrow integer types (ONNX Add..Min, Less, Equal do).
+constexpr std::initializer_list<DType> kBinaryTypes = {DType::kFloat32, DType::kFloat64,
+                                                       DType::kInt8,    DType::kUInt8,
+                                                       DType::kInt16,   DType::kInt32,
+                                                       DType::kInt64};
 constexpr std::initializer_list<DType> kEqualTypes = {DType::kFloat32, DType::kFloat64,
-                                                      DType::kInt32, DType::kInt64, DType::kBool};
+                                                      DType::kInt8,    DType::kUInt8,
+                                                      DType::kInt16,   DType::kInt32,
+                                                      DType::kInt64,   DType::kBool};
 
 // Broadcast shape of every input; rank unknown when one input's rank is.
 Status infer_broadcast(const Node& node, std::span<const TensorMeta> inputs,
@@ -42,7 +49,7 @@ Status infer_arithmetic(const Node& node, std::span<const TensorMeta> inputs,
     return error(StatusCode::kUnsupported, node.op_name(), " with fused_activation ",
                  activation_name(activation), " on dtype ", dtype_name(inputs[0].dtype));
   }
-  return infer_broadcast(node, inputs, outputs, shapes::kNumericTypes, true, false);
+  return infer_broadcast(node, inputs, outputs, kBinaryTypes, true, false);
 }
 
 }  // namespace
@@ -54,12 +61,12 @@ Status infer_arithmetic(const Node& node, std::span<const TensorMeta> inputs,
   X(Mul, infer_arithmetic(node, inputs, outputs))                                         \
   X(Div, infer_arithmetic(node, inputs, outputs))                                         \
   X(Pow, infer_broadcast(node, inputs, outputs, shapes::kNumericTypes, false, false))     \
-  X(Max, infer_broadcast(node, inputs, outputs, shapes::kNumericTypes, true, false))      \
-  X(Min, infer_broadcast(node, inputs, outputs, shapes::kNumericTypes, true, false))      \
-  X(Sum, infer_broadcast(node, inputs, outputs, shapes::kNumericTypes, true, false))      \
+  X(Max, infer_broadcast(node, inputs, outputs, kBinaryTypes, true, false))      \
+  X(Min, infer_broadcast(node, inputs, outputs, kBinaryTypes, true, false))      \
+  X(Sum, infer_broadcast(node, inputs, outputs, kBinaryTypes, true, false))      \
   X(Equal, infer_broadcast(node, inputs, outputs, kEqualTypes, true, true))               \
-  X(Less, infer_broadcast(node, inputs, outputs, shapes::kNumericTypes, true, true))      \
-  X(Greater, infer_broadcast(node, inputs, outputs, shapes::kNumericTypes, true, true))
+  X(Less, infer_broadcast(node, inputs, outputs, kBinaryTypes, true, true))      \
+  X(Greater, infer_broadcast(node, inputs, outputs, kBinaryTypes, true, true))
 
 #define X(name, body)                                                        \
   Status infer_##name(const Node& node, std::span<const TensorMeta> inputs, \

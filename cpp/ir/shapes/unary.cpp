@@ -70,7 +70,10 @@ Status infer_Clip(const Node& node, std::span<const TensorMeta> inputs,
                    shape_to_string(inputs[i].shape));
     }
   }
-  return infer_like_input(node, inputs, outputs, shapes::kNumericTypes);
+  // ONNX Clip (opset 12+) also takes the narrow integer types.
+  return infer_like_input(node, inputs, outputs,
+                          {DType::kFloat32, DType::kFloat64, DType::kInt8, DType::kUInt8,
+                           DType::kInt16, DType::kInt32, DType::kInt64});
 }
 
 Status infer_PRelu(const Node& node, std::span<const TensorMeta> inputs,

@@ -16,9 +16,10 @@ template <typename T, bool = std::is_integral_v<T>>
 struct WideOf {
   using type = T;
 };
+// Narrow types go through uint32_t: uint16_t would promote to int, whose products overflow.
 template <typename T>
 struct WideOf<T, true> {
-  using type = std::make_unsigned_t<T>;
+  using type = std::conditional_t<(sizeof(T) < 4), uint32_t, std::make_unsigned_t<T>>;
 };
 template <typename T>
 using Wide = typename WideOf<T>::type;
@@ -63,9 +64,9 @@ T minimum(T a, T b) {
 }
 
 enum class BinaryKind {
-  kArithmetic,  // f32 f64 i32 i64 -> same
-  kCompare,     // f32 f64 i32 i64 -> bool
-  kEquality,    // f32 f64 i32 i64 bool -> bool
+  kArithmetic,  // f32 f64 i8 u8 i16 i32 i64 -> same
+  kCompare,     // f32 f64 i8 u8 i16 i32 i64 -> bool
+  kEquality,    // the same and bool -> bool
 };
 
 }  // namespace
@@ -149,7 +150,8 @@ bool apply_fast(const T* a, const Shape& as, const T* b, const Shape& bs, R* out
 }
 
 Status check_divisor(const Node& node, const Tensor& divisor) {
-  return dispatch<float, double, int32_t, int64_t>(node, divisor.dtype(), [&](auto tag) -> Status {
+  return dispatch<float, double, int8_t, uint8_t, int16_t, int32_t, int64_t>(
+      node, divisor.dtype(), [&](auto tag) -> Status {
     using T = decltype(tag);
     if constexpr (std::is_integral_v<T>) {
       for (int64_t i = 0; i < divisor.num_elements(); ++i) {
@@ -216,9 +218,11 @@ Status run_binary(KernelContext& ctx) {
   };
   if constexpr (Fn::kKind == BinaryKind::kEquality) {
     RETURN_IF_ERROR(
-        (dispatch<float, double, int32_t, int64_t, bool>(node, inputs[0].dtype(), body)));
+        (dispatch<float, double, int8_t, uint8_t, int16_t, int32_t, int64_t, bool>(
+            node, inputs[0].dtype(), body)));
   } else {
-    RETURN_IF_ERROR((dispatch<float, double, int32_t, int64_t>(node, inputs[0].dtype(), body)));
+    RETURN_IF_ERROR((dispatch<float, double, int8_t, uint8_t, int16_t, int32_t, int64_t>(
+        node, inputs[0].dtype(), body)));
   }
   switch (node.op()) {
     case OpKind::kAdd:

@@ -123,7 +123,8 @@ Status run_Identity(KernelContext& ctx) { return copy_bytes(*ctx.inputs[0], *ctx
 
 Status run_Clip(KernelContext& ctx) {
   const Tensor& in = *ctx.inputs[0];
-  return dispatch<float, double, int32_t, int64_t>(ctx.node, in.dtype(), [&](auto tag) -> Status {
+  return dispatch<float, double, int8_t, uint8_t, int16_t, int32_t, int64_t>(
+      ctx.node, in.dtype(), [&](auto tag) -> Status {
     using T = decltype(tag);
     T lo = std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity()
                                                 : std::numeric_limits<T>::lowest();

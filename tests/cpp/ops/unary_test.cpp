@@ -41,6 +41,16 @@ TEST(UnaryOps, PReluRefusesSlopeThatDoesNotBroadcastToX) {
       << out.status().message();
 }
 
+// ONNX Clip takes int8/uint8/int16 (test_clip_default_int8_min and friends were refused).
+TEST(UnaryOps, ClipNarrowIntegers) {
+  auto i8 = run_op(OpKind::kClip, {}, {I8({3}, {-128, 0, 127}), I8({}, {-5}), I8({}, {5})});
+  ASSERT_TRUE(i8.is_ok()) << i8.status().to_string();
+  EXPECT_TRUE(TensorsClose(i8.value()[0], I8({3}, {-5, 0, 5})));
+  auto i16 = run_op(OpKind::kClip, {}, {I16({2}, {-300, 300}), I16({}, {-200})});
+  ASSERT_TRUE(i16.is_ok()) << i16.status().to_string();
+  EXPECT_TRUE(TensorsClose(i16.value()[0], I16({2}, {-200, 300})));
+}
+
 TEST(UnaryOps, ClipKeepsNaN) {
   auto out = run_op(OpKind::kClip, {}, {F32({2}, {NAN, 5.0f}), F32({}, {0.0f}), F32({}, {1.0f})});
   ASSERT_TRUE(out.is_ok()) << out.status().to_string();

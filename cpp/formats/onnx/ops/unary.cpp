@@ -40,6 +40,14 @@ Status import_dropout(ImportContext& ctx) {
     // The mask output of an inference-mode Dropout is all true; nothing reads it in practice.
     return error(StatusCode::kUnsupported, ctx.describe(), "the mask output is not supported");
   }
+  // Opset 12+ takes training_mode as input 2; only a constant false is the identity.
+  if (const Value* training = ctx.input(2); training != nullptr) {
+    if (!training->is_constant() || training->constant().num_elements() != 1 ||
+        training->constant().to_int64s().at(0) != 0) {
+      return error(StatusCode::kUnsupported, ctx.describe(),
+                   "training_mode=true (random mask) is not supported");
+    }
+  }
   ctx.add_node(OpKind::kIdentity, {ctx.input(0)}, Attributes{});
   return Status::ok();
 }
