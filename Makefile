@@ -25,7 +25,7 @@ $(VENV)/.built: $(VENV)/.bootstrapped pyproject.toml CMakeLists.txt $(CPP_SOURCE
 demo: setup
 	$(VENV)/bin/convmend demo
 
-test: setup test-cpp test-asan test-python
+test: setup lint test-cpp test-asan test-python
 
 test-cpp: setup
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -40,7 +40,7 @@ test-python: setup
 	$(PY) -m pytest -q tests/python
 
 lint: setup
-	$(VENV)/bin/ruff check python tests/python
+	$(VENV)/bin/ruff check python tests/python bench
 
 clean:
 	rm -rf build $(VENV)/.built

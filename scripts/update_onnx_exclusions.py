@@ -34,14 +34,6 @@ ALIGN_CORNERS = (
 SEMANTIC_REASONS: dict[str, tuple[str, str]] = {
     "test_resize_downsample_scales_cubic_align_corners": ("Semantic differences", ALIGN_CORNERS),
     "test_resize_downsample_scales_linear_align_corners": ("Semantic differences", ALIGN_CORNERS),
-    "test_training_dropout": (
-        "Training-mode ops",
-        "Dropout with training_mode=true (random mask) not implemented",
-    ),
-    "test_training_dropout_default": (
-        "Training-mode ops",
-        "Dropout with training_mode=true (random mask) not implemented",
-    ),
 }
 
 # (heading, pattern on the error message, reason template using the match's groups)
@@ -56,8 +48,9 @@ MESSAGE_RULES: list[tuple[str, str, str]] = [
      "BatchNormalization training_mode=1 not supported (inference only)"),
     ("Training-mode ops", r"\(Dropout\): the mask output",
      "Dropout mask output not implemented"),
-    ("Training-mode ops", r"\(Dropout\): training_mode",
-     "Dropout with training_mode=true (random mask) not implemented"),
+    ("Training-mode ops", r"\(Dropout\): training_mode is not a constant false",
+     "Dropout training_mode is a graph input, not a constant false: training-mode Dropout "
+     "(random mask) not implemented"),
     ("Kernel dtype gaps", r"\((\w+)\): inputs \([^)]*\): \1 does not support dtype (\w+)",
      "{0} does not support dtype {1}"),
     ("Kernel dtype gaps", r"(\w+) does not support dtype (\w+) \(",

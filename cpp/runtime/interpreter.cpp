@@ -118,7 +118,8 @@ Status Interpreter::bind_inputs(const std::vector<Tensor>& inputs, std::vector<T
     }
     if (float_widening) {
       ASSIGN_OR_RETURN(t, t.cast(DType::kFloat64));
-    } else if (!options_.exact && t.dtype() == DType::kFloat64) {
+    } else if (!options_.exact && t.dtype() == DType::kFloat64 && v->dtype() == DType::kFloat32) {
+      // Only a float32 input is narrowed: a float64 model input stays float64.
       ASSIGN_OR_RETURN(t, t.cast(DType::kFloat32));
     }
     values[static_cast<size_t>(v->id())] = std::move(t);
@@ -257,7 +258,8 @@ Status Interpreter::rerun(const RunState& base, const std::vector<ValuePatch>& p
     Tensor t = p.tensor;
     if (options_.exact && t.dtype() == DType::kFloat32) {
       ASSIGN_OR_RETURN(t, t.cast(DType::kFloat64));
-    } else if (!options_.exact && t.dtype() == DType::kFloat64) {
+    } else if (!options_.exact && t.dtype() == DType::kFloat64 &&
+               p.value->dtype() == DType::kFloat32) {
       ASSIGN_OR_RETURN(t, t.cast(DType::kFloat32));
     }
     state->values[slot] = std::move(t);
@@ -308,7 +310,8 @@ Status Interpreter::evaluate_node(const Node& node, const std::vector<const Tens
       Tensor t = *inputs[i];
       if (options_.exact && t.dtype() == DType::kFloat32) {
         ASSIGN_OR_RETURN(t, t.cast(DType::kFloat64));
-      } else if (!options_.exact && t.dtype() == DType::kFloat64) {
+      } else if (!options_.exact && t.dtype() == DType::kFloat64 &&
+                 in->dtype() == DType::kFloat32) {
         ASSIGN_OR_RETURN(t, t.cast(DType::kFloat32));
       }
       values[slot] = std::move(t);

@@ -35,7 +35,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--version", action="version", version=f"convmend {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("inspect", help="ops, layouts, parameters, dtypes and quantization of a model")
+    p = sub.add_parser("inspect",
+                       help="ops, layouts, parameters, dtypes and quantization of a model")
     p.add_argument("model", help=".onnx or .tflite file")
     p.add_argument("--json", metavar="OUT", help="also write the summary as JSON")
     p.add_argument("--text", action="store_true", help="print the whole IR in text form")
@@ -75,10 +76,16 @@ def _spec_for(model_input: dict[str, Any], text: str | None) -> Any:
         raise ConvmendError(f"input '{model_input['name']}' has shape {shape}; `run` feeds "
                             "images and needs a 4-D input")
     spec, layout = _default_spec(shape)
+    explicit_size = False
     if text:
         spec = preprocess.parse_spec(text)
+        explicit_size = any(t.strip().lower().startswith("size=") for t in text.split(","))
     size = shape[2] if spec.layout == "nchw" else shape[1]
     if size > 0 and size != spec.size:
+        if explicit_size:  # the user asked for it; adapting silently would hide the mistake
+            raise ConvmendError(f"--preprocess size={spec.size} does not fit input "
+                                f"'{model_input['name']}' {shape}, which takes {size}x{size} "
+                                f"images; use size={size} or leave size= out")
         spec = dataclasses.replace(spec, size=size)
     channels = shape[1] if spec.layout == "nchw" else shape[3]
     if channels != 3:
@@ -123,6 +130,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from convmend import engine, fileio
 
     path = Path(args.model)
+    out = fileio.check_output_path(args.json, [path]) if args.json else None
     graph = engine.load(path)
     summary = engine.summarize(graph)
     if args.text:
@@ -132,10 +140,14 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(f"{path}  ({meta.get('format', path.suffix.lstrip('.'))}, {summary['node_count']} nodes, "
           f"{summary['parameter_count']:,} parameters)")
     for key in sorted(meta):
+        # Per-node and per-opcode versions are kept for write-back; they only clutter here.
+        if key == "format" or key.startswith(("tflite.op_version:", "tflite.opcode_version:")):
+            continue
         print(f"  {key}: {meta[key]}")
     for kind in ("inputs", "outputs"):
         for v in summary[kind]:
-            print(f"  {kind[:-1]:6} {v['name']}: {v['dtype']}{v['shape']} {v['layout']}")
+            shape = "[" + ",".join("?" if d < 0 else str(d) for d in v["shape"]) + "]"
+            print(f"  {kind[:-1]:6} {v['name']}: {v['dtype']}{shape} {v['layout']}")
     print("  ops (IR op: count):")
     for op, n in summary["ops"].items():
         print(f"    {op:22} {n}")
@@ -148,8 +160,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
           f"({summary['per_channel_quantized']} per-channel)")
     if summary["layouts"]:
         print("  layouts: " + ", ".join(f"{k} {v}" for k, v in summary["layouts"].items()))
-    if args.json:
-        out = fileio.check_output_path(args.json, [path])
+    if out is not None:
         fileio.write_json(out, {"tool": f"convmend {__version__}", "model": str(path),
                                 "sha256": _sha256(path), **summary})
     return 0
@@ -161,6 +172,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     path = Path(args.model)
     if args.threads < 1:
         raise ConvmendError("--threads must be at least 1")
+    out = fileio.check_output_path(args.json, [path]) if args.json else None
     graph = engine.load(path)
     inputs = graph.inputs()
     if len(inputs) != 1:
@@ -216,7 +228,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                                "same_top1": same}
         results.append(entry)
         label = "" if item.label is None else f" (label {item.label})"
-        extra = "" if native is None else f"  native rel.err {entry['native']['relative_error']:.2e}"
+        extra = ("" if native is None
+                 else f"  native rel.err {entry['native']['relative_error']:.2e}")
         print(f"  {item.name:34} {top5[0]:4} {entry['top1_name'][:28]:28} "
               f"{entry['top1_probability']:.3f}{label}{extra}")
     elapsed = time.perf_counter() - start
@@ -229,8 +242,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary["native_max_relative_error"] = worst_rel
         print(f"native runtime: same top-1 on {agree}/{len(results)}, "
               f"max relative error {worst_rel:.2e}")
-    if args.json:
-        out = fileio.check_output_path(args.json, [path])
+    if out is not None:
         fileio.write_json(out, {
             "tool": f"convmend {__version__}",
             "model": {"path": str(path), "sha256": _sha256(path)},

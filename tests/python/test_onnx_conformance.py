@@ -5,7 +5,6 @@ with a reason; a listed case that starts passing is reported too, so the list st
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -95,5 +94,4 @@ def test_counts_reported() -> None:
     """Keeps the counts visible in the test log (and fails if the suite is missing)."""
     assert CASES, f"no ONNX backend node cases under {NODE_DIR}"
     passing = len([c for c in CASES if c not in EXCLUDED])
-    print(f"\nONNX node cases: {len(CASES)}, run: {passing}, excluded: {len(EXCLUDED)}",
-          file=open(os.devnull, "w") if False else None)
+    print(f"\nONNX node cases: {len(CASES)}, run: {passing}, excluded: {len(EXCLUDED)}")

@@ -29,6 +29,7 @@ class ImportContext {
   Graph& graph() { return graph_; }
   const NodeProto& proto() const { return node_; }
   int64_t opset() const { return opset_; }
+  int64_t index() const { return index_; }  // of the NodeProto in the file's graph
   // Resolved inputs; nullptr for an omitted optional input ("").
   const std::vector<Value*>& inputs() const { return inputs_; }
   Value* input(size_t i) const { return i < inputs_.size() ? inputs_[i] : nullptr; }

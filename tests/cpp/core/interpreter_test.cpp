@@ -194,6 +194,26 @@ TEST(Interpreter, EvaluatesOneNodeOnGivenInputs) {
   EXPECT_FALSE(s.is_ok());
 }
 
+// A float64 model input stays float64 outside exact mode (it was narrowed to float32, so a
+// Mul with a float64 constant failed: ONNX test_flexattention_double_expanded_ver26).
+TEST(Interpreter, KeepsFloat64InputsOfFloat64Models) {
+  Graph g;
+  Value* x = g.add_input("x", DType::kFloat64, {2});
+  Value* c = g.add_constant("c", Tensor::from_vector<double>(DType::kFloat64, {2}, {1e-12, 2.0}));
+  Node* add = g.add_node(OpKind::kAdd, "add", {x, c}, {"y"});
+  g.add_output(add->output(0));
+  ASSERT_TRUE(infer_graph_shapes(g).is_ok());
+  auto interp = Interpreter::create(g);
+  ASSERT_TRUE(interp.is_ok()) << interp.status().to_string();
+  std::vector<Tensor> out;
+  Tensor in = Tensor::from_vector<double>(DType::kFloat64, {2}, {1.0, 3.0});
+  Status s = interp.value()->run({in}, &out);
+  ASSERT_TRUE(s.is_ok()) << s.to_string();
+  ASSERT_EQ(out[0].dtype(), DType::kFloat64);
+  EXPECT_EQ(out[0].data<double>()[0], 1.0 + 1e-12);
+  EXPECT_EQ(out[0].data<double>()[1], 5.0);
+}
+
 TEST(Interpreter, ExactModeComputesInFloat64) {
   Graph g;
   Value* x = g.add_input("x", DType::kFloat32, {3});

@@ -40,12 +40,17 @@ Status import_dropout(ImportContext& ctx) {
     // The mask output of an inference-mode Dropout is all true; nothing reads it in practice.
     return error(StatusCode::kUnsupported, ctx.describe(), "the mask output is not supported");
   }
-  // Opset 12+ takes training_mode as input 2; only a constant false is the identity.
+  // Opset 12+ takes training_mode as input 2; only a constant false, or a constant ratio of 0,
+  // makes it the identity.
+  auto constant_is_zero = [](const Value* v) {
+    return v != nullptr && v->is_constant() && v->constant().num_elements() == 1 &&
+           v->constant().to_doubles().at(0) == 0.0;
+  };
   if (const Value* training = ctx.input(2); training != nullptr) {
-    if (!training->is_constant() || training->constant().num_elements() != 1 ||
-        training->constant().to_int64s().at(0) != 0) {
+    if (!constant_is_zero(training) && !constant_is_zero(ctx.input(1))) {
       return error(StatusCode::kUnsupported, ctx.describe(),
-                   "training_mode=true (random mask) is not supported");
+                   "training_mode is not a constant false and the ratio not a constant 0; "
+                   "training-mode Dropout (a random mask) is not supported");
     }
   }
   ctx.add_node(OpKind::kIdentity, {ctx.input(0)}, Attributes{});
