@@ -227,11 +227,19 @@ def onnx_huge_length(model: onnx.ModelProto) -> bytes:
     return m.SerializeToString() + b"\x3a" + _varint(1 << 40) + graph
 
 
+def bad_utf8(data: bytes, name: bytes) -> bytes:
+    """The first occurrence of `name` with two bytes that are not UTF-8, same length."""
+    at = data.index(name)
+    return data[:at + 1] + b"\xff\xfe" + data[at + 3:]
+
+
 # --- generic damage ----------------------------------------------------------------------
 
-def truncation_points(size: int) -> list[int]:
-    points = {1, 4, 7, 16, size // 10, size // 4, size // 2, (3 * size) // 4,
-              (9 * size) // 10, size - 1}
+def truncation_points(size: int, full: bool = True) -> list[int]:
+    """Cuts in the header, mid-graph and mid-weights; `full` adds more for the main seeds."""
+    points = {4, 16, size // 2, size - 1}
+    if full:
+        points |= {1, 7, size // 10, size // 4, (3 * size) // 4, (9 * size) // 10}
     return sorted(p for p in points if 0 < p < size)
 
 
@@ -262,8 +270,8 @@ def main(out_dir: Path) -> list[dict]:
     seeds = [("tiny", ".onnx", onnx_bytes), ("small_cnn", ".tflite", tflite_bytes)]
     seeds += [(p.stem, ".onnx", p.read_bytes()) for p in sorted(ONNX_SEEDS.glob("*.onnx"))
               if p.stem != "external_data"]
-    for stem, ext, data in seeds:
-        for cut in truncation_points(len(data)):
+    for k, (stem, ext, data) in enumerate(seeds):
+        for cut in truncation_points(len(data), full=k < 2):
             add(f"truncated_{stem}_{cut}{ext}", data[:cut], "truncated",
                 mention_any=TRUNCATION_WORDS)
 
@@ -277,7 +285,11 @@ def main(out_dir: Path) -> list[dict]:
         mention_all=["fc_w", "-5"])
     add("onnx_missing_value.onnx", onnx_missing_value(model), "corrupt",
         mention_all=["ghost_tensor"])
-    add("onnx_cycle.onnx", onnx_cycle(model), "corrupt", mention_any=["cycle"])
+    add("onnx_cycle.onnx", onnx_cycle(model), "corrupt", mention_all=["cycle", "relu", "flat"])
+    add("onnx_bad_utf8_name.onnx", bad_utf8(onnx_bytes, b"softmax"), "corrupt",
+        mention_all=["UTF-8", "name"])
+    add("tflite_bad_utf8_name.tflite", bad_utf8(tflite_bytes, b"serving_default_image"),
+        "corrupt", mention_all=["UTF-8", "name"])
     add("onnx_no_opset.onnx", onnx_no_opset(model), "corrupt", mention_any=["opset"])
     add("onnx_huge_length.onnx", onnx_huge_length(model), "corrupt",
         mention_any=TRUNCATION_WORDS + ["length"])

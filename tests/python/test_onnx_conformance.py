@@ -60,6 +60,7 @@ def run_case(name: str) -> None:
         assert len(outputs) == len(expected), f"{len(outputs)} outputs, expected {len(expected)}"
         for got, want in zip(outputs, expected, strict=True):
             assert got.shape == want.shape, f"shape {got.shape}, expected {want.shape}"
+            assert got.dtype == want.dtype, f"dtype {got.dtype}, expected {want.dtype}"
             if want.dtype.kind in "fc":
                 np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-7)
             else:

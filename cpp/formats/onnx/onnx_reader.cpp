@@ -103,12 +103,23 @@ Result<std::vector<const NodeProto*>> ordered_nodes(const GraphProto& graph,
       }
     }
     if (still.size() == pending.size()) {
+      std::set<std::string> produced_by_stuck;
+      for (const NodeProto* n : still) produced_by_stuck.insert(n->output.begin(), n->output.end());
+      // A name nothing defines is the likelier mistake; report it before any cycle.
+      for (const NodeProto* n : still) {
+        for (const std::string& in : n->input) {
+          if (!in.empty() && defined.count(in) == 0 && produced_by_stuck.count(in) == 0) {
+            return error(StatusCode::kInvalidModel, "ONNX node '", n->name, "' (", n->op_type,
+                         ") reads '", in, "', which no node, input or initializer defines");
+          }
+        }
+      }
       const NodeProto* n = still.front();
       for (const std::string& in : n->input) {
         if (!in.empty() && defined.count(in) == 0) {
-          return error(StatusCode::kInvalidModel, "ONNX node '", n->name, "' (", n->op_type,
-                       ") reads '", in, "', which no node, input or initializer defines",
-                       still.size() > 1 ? " (or the graph has a cycle)" : "");
+          return error(StatusCode::kInvalidModel, "the ONNX graph has a cycle: ", still.size(),
+                       " nodes wait on each other's outputs, e.g. node '", n->name, "' (",
+                       n->op_type, ") reads '", in, "'");
         }
       }
     }

@@ -96,31 +96,87 @@ TEST(OnnxIo, EditedConstantIsWrittenAndRead) {
 // Dropout(x, ratio, training_mode) with ratio and training_mode as graph inputs, or as
 // constants. It was read as Identity whatever training_mode was, so ONNX test_training_dropout
 // gave x instead of a masked and scaled x.
+void add_tensor_input(onnx::GraphProto& graph, const std::string& name, onnx::DataType type,
+                      const std::vector<int64_t>& dims) {
+  onnx::ValueInfoProto& v = graph.input.emplace_back();
+  v.name = name;
+  v.type.kind = onnx::TypeProto::Kind::kTensor;
+  v.type.tensor_type.elem_type = type;
+  v.type.tensor_type.has_shape = true;
+  for (int64_t d : dims) {
+    auto& dim = v.type.tensor_type.shape.emplace_back();
+    dim.kind = onnx::TensorShapeDimension::Kind::kValue;
+    dim.value = d;
+  }
+}
+
+Result<std::unique_ptr<Graph>> read_model(const onnx::ModelProto& model) {
+  const std::string bytes = onnx::serialize_model(model);
+  return onnx::read_onnx_bytes(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
+      ".");
+}
+
+// Resize (opset 19) with axes [3, 2]: the scales cover W then H. `axes` was refused, failing
+// ONNX test_resize_upsample_scales_nearest_axes_3_2 and friends.
+TEST(OnnxIo, ResizeAxesCompleteScalesAndSizes) {
+  for (bool use_sizes : {false, true}) {
+    SCOPED_TRACE(use_sizes ? "sizes" : "scales");
+    onnx::ModelProto model;
+    model.ir_version = 9;
+    model.opset_import.push_back({"", 19, {}});
+    onnx::GraphProto& graph = model.graph;
+    add_tensor_input(graph, "x", onnx::DataType::kFloat, {1, 1, 2, 2});
+    onnx::TensorProto& t = graph.initializer.emplace_back();
+    t.name = "t";
+    t.dims = {2};
+    if (use_sizes) {
+      t.data_type = onnx::DataType::kInt64;
+      t.int64_data = {6, 4};  // W, H
+    } else {
+      t.data_type = onnx::DataType::kFloat;
+      t.float_data = {3.0f, 2.0f};
+    }
+    onnx::NodeProto& node = graph.node.emplace_back();
+    node.op_type = "Resize";
+    node.input = use_sizes ? std::vector<std::string>{"x", "", "", "t"}
+                           : std::vector<std::string>{"x", "", "t"};
+    node.output = {"y"};
+    onnx::AttributeProto& axes = node.attribute.emplace_back();
+    axes.name = "axes";
+    axes.type = onnx::AttributeType::kInts;
+    axes.ints = {3, 2};
+    onnx::AttributeProto& mode = node.attribute.emplace_back();
+    mode.name = "mode";
+    mode.type = onnx::AttributeType::kString;
+    mode.s = "nearest";
+    graph.output.emplace_back().name = "y";
+    graph.output.back().type.kind = onnx::TypeProto::Kind::kTensor;
+    graph.output.back().type.tensor_type.elem_type = onnx::DataType::kFloat;
+    auto g = read_model(model);
+    ASSERT_TRUE(g.is_ok()) << g.status().to_string();
+    auto out = run(*g.value(), testing::F32({1, 1, 2, 2}, {1, 2, 3, 4}));
+    ASSERT_EQ(out.size(), 1u);
+    // Nearest, half_pixel, round_prefer_floor: rows 0,0,1,1; columns 0,0,0,1,1,1.
+    EXPECT_TRUE(testing::TensorsClose(
+        out[0], testing::F32({1, 1, 4, 6}, {1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2,
+                                            3, 3, 3, 4, 4, 4, 3, 3, 3, 4, 4, 4})));
+  }
+}
+
 Result<std::unique_ptr<Graph>> read_dropout(bool training_is_input, bool training,
                                             float ratio) {
   onnx::ModelProto model;
   model.ir_version = 8;
   model.opset_import.push_back({"", 13, {}});
   onnx::GraphProto& graph = model.graph;
-  auto add_input = [&](const std::string& name, onnx::DataType type, std::vector<int64_t> dims) {
-    onnx::ValueInfoProto& v = graph.input.emplace_back();
-    v.name = name;
-    v.type.kind = onnx::TypeProto::Kind::kTensor;
-    v.type.tensor_type.elem_type = type;
-    v.type.tensor_type.has_shape = true;
-    for (int64_t d : dims) {
-      auto& dim = v.type.tensor_type.shape.emplace_back();
-      dim.kind = onnx::TensorShapeDimension::Kind::kValue;
-      dim.value = d;
-    }
-  };
-  add_input("x", onnx::DataType::kFloat, {2});
+  add_tensor_input(graph, "x", onnx::DataType::kFloat, {2});
   onnx::TensorProto& r = graph.initializer.emplace_back();
   r.name = "r";
   r.data_type = onnx::DataType::kFloat;
   r.float_data = {ratio};
   if (training_is_input) {
-    add_input("t", onnx::DataType::kBool, {});
+    add_tensor_input(graph, "t", onnx::DataType::kBool, {});
   } else {
     onnx::TensorProto& t = graph.initializer.emplace_back();
     t.name = "t";
@@ -135,10 +191,7 @@ Result<std::unique_ptr<Graph>> read_dropout(bool training_is_input, bool trainin
   y.name = "y";
   y.type.kind = onnx::TypeProto::Kind::kTensor;
   y.type.tensor_type.elem_type = onnx::DataType::kFloat;
-  const std::string bytes = onnx::serialize_model(model);
-  return onnx::read_onnx_bytes(
-      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
-      ".");
+  return read_model(model);
 }
 
 TEST(OnnxIo, DropoutIsIdentityOnlyOutsideTrainingMode) {
