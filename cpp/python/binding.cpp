@@ -15,6 +15,7 @@
 #include "api/model_io.h"
 #include "ir/graph.h"
 #include "runtime/interpreter.h"
+#include "runtime/observers.h"
 
 namespace py = pybind11;
 using namespace convmend;
@@ -158,46 +159,6 @@ class CollectingObserver : public Observer {
 
  private:
   std::optional<std::set<std::string>> names_;
-};
-
-// Summarizes every output it wants in one pass (count, min, max, mean, std, mean |x|) without
-// keeping the tensors: per-layer statistics over many images in constant memory.
-class StatsObserver : public Observer {
- public:
-  bool wants(const Node& node) override { return true; }
-  Status on_output(const Node& node, size_t index, const Tensor& t) override {
-    if (!is_float(t.dtype())) return Status::ok();
-    double lo = INFINITY, hi = -INFINITY, sum = 0, sum_sq = 0, sum_abs = 0;
-    const int64_t n = t.num_elements();
-    auto accumulate = [&](auto* data) {
-      for (int64_t i = 0; i < n; ++i) {
-        const double x = static_cast<double>(data[i]);
-        lo = std::min(lo, x);
-        hi = std::max(hi, x);
-        sum += x;
-        sum_sq += x * x;
-        sum_abs += std::fabs(x);
-      }
-    };
-    if (t.dtype() == DType::kFloat32) {
-      accumulate(t.data<float>());
-    } else if (t.dtype() == DType::kFloat64) {
-      accumulate(t.data<double>());
-    } else {
-      return Status::ok();
-    }
-    const double mean = n ? sum / static_cast<double>(n) : 0.0;
-    const double var = n ? std::max(0.0, sum_sq / static_cast<double>(n) - mean * mean) : 0.0;
-    stats_.push_back({node.output(index)->name(), n, lo, hi, mean, std::sqrt(var),
-                      n ? sum_abs / static_cast<double>(n) : 0.0});
-    return Status::ok();
-  }
-  struct Row {
-    std::string name;
-    int64_t count;
-    double min, max, mean, std, mean_abs;
-  };
-  std::vector<Row> stats_;
 };
 
 struct PyInterpreter {
@@ -383,15 +344,15 @@ PYBIND11_MODULE(_core, m) {
         py::list result;
         for (const Tensor& t : out) result.append(to_numpy(t));
         py::list rows;
-        for (const auto& r : observer.stats_) {
+        for (const auto& r : observer.rows()) {
           py::dict d;
-          d["name"] = r.name;
-          d["count"] = r.count;
-          d["min"] = r.min;
-          d["max"] = r.max;
-          d["mean"] = r.mean;
-          d["std"] = r.std;
-          d["mean_abs"] = r.mean_abs;
+          d["name"] = r.value_name;
+          d["count"] = r.stats.count;
+          d["min"] = r.stats.min;
+          d["max"] = r.stats.max;
+          d["mean"] = r.stats.mean;
+          d["std"] = r.stats.std;
+          d["mean_abs"] = r.stats.mean_abs;
           rows.append(d);
         }
         return py::make_tuple(result, rows);
