@@ -1,5 +1,6 @@
 // Pools have no separate fast path: the plain loops below are the reference and already
-// visit memory in order (windows are small next to the convolutions around them).
+// visit memory in order. NCHW planes get their own loop with a scalar accumulator, which
+// computes the same sums in the same order without a per-pixel lane vector.
 #include <algorithm>
 #include <limits>
 #include <vector>
@@ -46,10 +47,46 @@ int64_t first_tap(int64_t start, int64_t dilation) {
 }
 
 template <typename T, bool kMax>
+void window_pool_nchw(const PoolGeometry& g, const T* x, T* y) {
+  const Window2d& w = g.window;
+  const int64_t H = g.in.h, W = g.in.w;
+  for (int64_t plane = 0; plane < g.in.n * g.in.c; ++plane) {
+    const T* in = x + plane * H * W;
+    T* out = y + plane * w.out_h * w.out_w;
+    for (int64_t oy = 0; oy < w.out_h; ++oy) {
+      for (int64_t ox = 0; ox < w.out_w; ++ox) {
+        const WindowSpan s = window_span(g, oy, ox);
+        double acc = kMax ? -std::numeric_limits<double>::infinity() : 0.0;
+        int64_t count = 0;
+        for (int64_t iy = first_tap(s.y0, w.dilation_h); iy < s.y1; iy += w.dilation_h) {
+          const T* row = in + iy * W;
+          for (int64_t ix = first_tap(s.x0, w.dilation_w); ix < s.x1; ix += w.dilation_w) {
+            const double v = static_cast<double>(row[ix]);
+            ++count;
+            if constexpr (kMax) {
+              if (v > acc) acc = v;
+            } else {
+              acc += v;
+            }
+          }
+        }
+        const int64_t divisor = g.count_include_pad ? s.padded_count : count;
+        out[oy * w.out_w + ox] = kMax ? static_cast<T>(acc)
+                                      : static_cast<T>(divisor > 0 ? acc / divisor : 0.0);
+      }
+    }
+  }
+}
+
+template <typename T, bool kMax>
 void window_pool(const PoolGeometry& g, const T* x, T* y) {
   const Window2d& w = g.window;
   const int64_t C = g.in.c, H = g.in.h, W = g.in.w;
   const bool nhwc = g.data_layout == DataLayout::kNHWC;
+  if (!nhwc) {
+    window_pool_nchw<T, kMax>(g, x, y);
+    return;
+  }
   // Per output pixel, accumulate all channels (NHWC) or one channel (NCHW).
   const int64_t lanes = nhwc ? C : 1;
   const int64_t planes = nhwc ? 1 : C;
