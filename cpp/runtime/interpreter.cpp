@@ -93,6 +93,14 @@ void Interpreter::load_constants(std::vector<Tensor>& values, std::vector<bool>&
   }
 }
 
+Result<Tensor> Interpreter::to_run_dtype(Tensor t, const Value* value) const {
+  if (options_.exact && t.dtype() == DType::kFloat32) return t.cast(DType::kFloat64);
+  if (!options_.exact && t.dtype() == DType::kFloat64 && value->dtype() == DType::kFloat32) {
+    return t.cast(DType::kFloat32);
+  }
+  return t;
+}
+
 Status Interpreter::bind_inputs(const std::vector<Tensor>& inputs, std::vector<Tensor>& values,
                                 std::vector<bool>& present) {
   if (inputs.size() != runtime_inputs_.size()) {
@@ -102,7 +110,6 @@ Status Interpreter::bind_inputs(const std::vector<Tensor>& inputs, std::vector<T
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Value* v = runtime_inputs_[i];
     Tensor t = inputs[i];
-    const bool float_widening = options_.exact && t.dtype() == DType::kFloat32;
     if (t.dtype() != v->dtype() && !(v->dtype() == DType::kFloat32 && t.dtype() == DType::kFloat64)) {
       return error(StatusCode::kInvalidArgument, "input '", v->name(), "' is ",
                    dtype_name(t.dtype()), ", the model expects ", dtype_name(v->dtype()));
@@ -116,12 +123,7 @@ Status Interpreter::bind_inputs(const std::vector<Tensor>& inputs, std::vector<T
       return error(StatusCode::kInvalidArgument, "input '", v->name(), "' has shape ",
                    shape_to_string(t.shape()), ", the model expects ", shape_to_string(want));
     }
-    if (float_widening) {
-      ASSIGN_OR_RETURN(t, t.cast(DType::kFloat64));
-    } else if (!options_.exact && t.dtype() == DType::kFloat64 && v->dtype() == DType::kFloat32) {
-      // Only a float32 input is narrowed: a float64 model input stays float64.
-      ASSIGN_OR_RETURN(t, t.cast(DType::kFloat32));
-    }
+    ASSIGN_OR_RETURN(t, to_run_dtype(std::move(t), v));
     values[static_cast<size_t>(v->id())] = std::move(t);
     present[static_cast<size_t>(v->id())] = true;
   }
@@ -255,13 +257,7 @@ Status Interpreter::rerun(const RunState& base, const std::vector<ValuePatch>& p
       return error(StatusCode::kInvalidArgument, "patched value '", p.value->name(),
                    "' is not in this graph");
     }
-    Tensor t = p.tensor;
-    if (options_.exact && t.dtype() == DType::kFloat32) {
-      ASSIGN_OR_RETURN(t, t.cast(DType::kFloat64));
-    } else if (!options_.exact && t.dtype() == DType::kFloat64 &&
-               p.value->dtype() == DType::kFloat32) {
-      ASSIGN_OR_RETURN(t, t.cast(DType::kFloat32));
-    }
+    ASSIGN_OR_RETURN(Tensor t, to_run_dtype(p.tensor, p.value));
     state->values[slot] = std::move(t);
     state->present[slot] = true;
     dirty_value[slot] = true;
@@ -307,13 +303,7 @@ Status Interpreter::evaluate_node(const Node& node, const std::vector<const Tens
     if (in == nullptr) continue;
     const auto slot = static_cast<size_t>(in->id());
     if (inputs[i] != nullptr) {
-      Tensor t = *inputs[i];
-      if (options_.exact && t.dtype() == DType::kFloat32) {
-        ASSIGN_OR_RETURN(t, t.cast(DType::kFloat64));
-      } else if (!options_.exact && t.dtype() == DType::kFloat64 &&
-                 in->dtype() == DType::kFloat32) {
-        ASSIGN_OR_RETURN(t, t.cast(DType::kFloat32));
-      }
+      ASSIGN_OR_RETURN(Tensor t, to_run_dtype(*inputs[i], in));
       values[slot] = std::move(t);
       present[slot] = true;
       continue;

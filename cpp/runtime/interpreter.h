@@ -78,6 +78,10 @@ class Interpreter {
   Status run_node(const Node& node, std::vector<Tensor>& values, std::vector<bool>& present,
                   Observer* observer);
   void load_constants(std::vector<Tensor>& values, std::vector<bool>& present) const;
+  // A tensor given from outside (input, patch, isolated-node input) for `value`, in the
+  // dtype this run computes: f32 widened to f64 in exact mode; f64 narrowed to f32
+  // otherwise, but only where the model declares f32 (a float64 model stays float64).
+  Result<Tensor> to_run_dtype(Tensor t, const Value* value) const;
 
   const Graph& graph_;
   RunOptions options_;

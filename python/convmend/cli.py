@@ -118,14 +118,6 @@ def _tensor_stats(a: np.ndarray) -> dict[str, Any]:
             "std": float(f.std()) if f.size else 0.0}
 
 
-def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
-    """max |a - e| / max |e| (the measure the exactness checks use)."""
-    e = expected.astype(np.float64)
-    scale = float(np.abs(e).max()) if e.size else 0.0
-    diff = float(np.abs(actual.astype(np.float64) - e).max()) if e.size else 0.0
-    return diff / scale if scale > 0 else diff
-
-
 def cmd_inspect(args: argparse.Namespace) -> int:
     from convmend import engine, fileio
 
@@ -168,6 +160,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from convmend import engine, fileio, labels
+    from convmend.exactness import relative_error
 
     path = Path(args.model)
     if args.threads < 1:
