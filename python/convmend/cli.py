@@ -56,6 +56,55 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", metavar="OUT", help="write per-image results as JSON")
 
+    p = sub.add_parser("convert", help="convert a model with the registered converters")
+    p.add_argument("source", help="model file or SavedModel folder")
+    p.add_argument("--to", required=True, metavar="FORMAT",
+                   help="torch, keras, tf (SavedModel), tflite or onnx")
+    p.add_argument("--via", metavar="CHAIN",
+                   help="converter or chain ('tf2onnx.keras.opset18 > onnx2torch'); default: "
+                        "try the registered chains, faithful ones first, until one works")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="file to write (a folder for a SavedModel)")
+    p.add_argument("--timeout", type=float, default=1800.0, help="seconds per conversion step")
+    p.add_argument("--memory-gb", type=float, default=10.0, help="address-space cap per step")
+    p.add_argument("--json", metavar="OUT", help="write the attempts as JSON")
+    p.add_argument("--list", action="store_true", help="list the chains that would be tried")
+
+    p = sub.add_parser("diff", help="compare a converted model with its source, natively")
+    p.add_argument("source")
+    p.add_argument("target")
+    p.add_argument("--images", metavar="DIR", help="image folder (default: the packaged images)")
+    p.add_argument("--labels", metavar="FILE",
+                   help="JSON object mapping image file names to ImageNet class indices")
+    p.add_argument("--count", type=int, help="number of images (variants fill up when needed)")
+    p.add_argument("--preprocess-source", metavar="SPEC",
+                   help="override the source's input contract (preset or key=value list)")
+    p.add_argument("--preprocess-target", metavar="SPEC",
+                   help="override the target's input contract")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--json", metavar="OUT", help="write per-image results and totals as JSON")
+    p.add_argument("--quiet", action="store_true", help="print the totals only")
+    p.add_argument("--source-outputs", metavar="NPZ", help=argparse.SUPPRESS)
+
+    p = sub.add_parser("matrix", help="convert the zoo models through every chain and diff")
+    p.add_argument("--models", nargs="+", default=["mobilenet_v2", "resnet101", "inception_v3"])
+    p.add_argument("--sources", nargs="+", default=["torch", "keras", "tf", "tflite"])
+    p.add_argument("--targets", nargs="+", default=["torch", "keras", "tf", "tflite", "onnx"])
+    p.add_argument("--images", type=int, default=20, metavar="N", help="images per cell")
+    p.add_argument("--jobs", type=int, default=2, help="cells run at once")
+    p.add_argument("--one-chain", action="store_true",
+                   help="only the preferred chain of each cell")
+    p.add_argument("--out", default=".", metavar="DIR",
+                   help="folder for matrix.json, matrix.md and matrix.html")
+    p.add_argument("--fresh", action="store_true", help="redo finished cells and conversions")
+    p.add_argument("--timeout", type=float, default=1800.0, help="seconds per conversion step")
+    p.add_argument("--memory-gb", type=float, default=10.0, help="address-space cap per step")
+
+    p = sub.add_parser("zoo", help="build the model zoo (cached outside the repository)")
+    p.add_argument("action", choices=["build"])
+    p.add_argument("rest", nargs=argparse.REMAINDER,
+                   help="--models ... --formats ... --timeout S")
+
     sub.add_parser("demo", help="the engine on the default models and images (no download)")
     return parser.parse_args(argv)
 
@@ -245,13 +294,187 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _copy_model(src: Path, out: Path) -> None:
+    """Copy a model file or SavedModel folder to ``out`` atomically (a temp name, renamed)."""
+    import os
+    import shutil
+    import uuid
+
+    tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        if src.is_dir():
+            if out.exists():
+                raise ConvmendError(f"output folder {out} already exists; remove it or choose "
+                                    "another path")
+            shutil.copytree(src, tmp)
+        else:
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, out)
+    finally:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp.exists():
+            tmp.unlink()
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from convmend import contract as contracts
+    from convmend import fileio
+    from convmend.convert import execute, registry
+    from convmend.convert.check import model_format
+
+    source = Path(args.source)
+    target = registry.check_format(args.to)
+    src_format = model_format(source)
+    if src_format == target:
+        raise ConvmendError(f"{source} is already {target}")
+    out = fileio.check_output_path(args.output, [source])
+    report = fileio.check_output_path(args.json, [source, out]) if args.json else None
+    if args.via:
+        chain = registry.parse_chain(args.via)
+        if chain[0].reads != src_format or chain[-1].writes != target:
+            raise ConvmendError(f"--via {registry.chain_name(chain)} goes from "
+                                f"{chain[0].reads} to {chain[-1].writes}, not from "
+                                f"{src_format} to {target}")
+        candidates = [chain]
+    else:
+        candidates = registry.preferred_chains(src_format, target)
+        if not candidates:
+            raise ConvmendError(f"no registered converter or chain goes from {src_format} "
+                                f"to {target}")
+    if args.list:
+        for chain in candidates:
+            print(registry.chain_name(chain))
+        return 0
+    probe = execute.probe_model(source, memory_gb=args.memory_gb)
+    attempts = []
+    winner = None
+    for chain in candidates:
+        print(f"trying {registry.chain_name(chain)} ...", flush=True)
+        result = execute.convert_chain(chain, source, probe, args.timeout, args.memory_gb)
+        attempts.append(result.to_dict())
+        if result.status == execute.OK and result.output:
+            winner = result
+            print(f"  ok in {result.seconds:.1f}s")
+            break
+        step = result.steps[-1]
+        print(f"  {step.status} at {step.converter}: {step.error}"
+              + (f" (log: {step.log})" if step.log else ""))
+    if report is not None:
+        fileio.write_json(report, {"tool": f"convmend {__version__}", "source": str(source),
+                                   "target_format": target, "attempts": attempts,
+                                   "output": str(out) if winner else None})
+    if winner is None:
+        raise ConvmendError(f"no chain converted {source} to {target} "
+                            f"({len(attempts)} tried; see the logs above)")
+    _copy_model(Path(winner.output), out)
+    final = winner.steps[-1].probe or {}
+    if "contract" in final:
+        contracts.write_contract(out, contracts.InputContract.from_dict(final["contract"]))
+    print(f"wrote {out} ({winner.chain}); input contract: "
+          f"{final.get('contract', {}).get('origin', 'unknown')}")
+    return 0
+
+
+def _labels_file(path: str | None) -> dict[str, int] | None:
+    import json
+
+    if not path:
+        return None
+    try:
+        data = json.loads(Path(path).read_text())
+        return {str(k): int(v) for k, v in data.items()}
+    except (OSError, ValueError, AttributeError, TypeError) as exc:
+        raise ConvmendError(f"cannot read labels file {path}: it must be a JSON object of "
+                            f"file name -> class index ({exc})") from exc
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from convmend import diff as diffing
+    from convmend import fileio, images
+
+    src, dst = Path(args.source), Path(args.target)
+    out = fileio.check_output_path(args.json, [src, dst]) if args.json else None
+    if args.images:
+        image_set = images.load_image_dir(args.images, labels=_labels_file(args.labels),
+                                          count=args.count)
+    else:
+        image_set = images.default_images(count=args.count)
+    if args.source_outputs:
+        source = diffing.run_side_cached(src, image_set, args.source_outputs,
+                                         args.preprocess_source, args.threads)
+    else:
+        source = diffing.run_side(src, image_set, args.preprocess_source, args.threads,
+                                  label="source")
+    target = diffing.run_side(dst, image_set, args.preprocess_target, args.threads,
+                              label="target")
+    result = diffing.compare(source, target, image_set)
+    summary = result["summary"]
+    if not args.quiet:
+        print(f"source {src} ({source.format}): {source.contract.spec.to_string()} "
+              f"[{source.contract.origin}]")
+        print(f"target {dst} ({target.format}): {target.contract.spec.to_string()} "
+              f"[{target.contract.origin}]")
+        print(f"  {'image':34} {'source top-1':28} {'target top-1':28} top5  max|d|   cos")
+        for e in result["images"]:
+            mark = " " if e["agree"] else "*"
+            print(f"{mark} {e['image'][:34]:34} {e['source_top1']:4} "
+                  f"{e['source_label'][:23]:23} {e['target_top1']:4} {e['target_label'][:23]:23}"
+                  f" {e['top5_overlap']:.1f}  {e['max_abs_diff']:.2e} {e['cosine']:.4f}")
+    variants = f" ({summary['variants']} variants)" if summary["variants"] else ""
+    print(f"{summary['images']} images{variants}: top-1 agreement "
+          f"{summary['top1_agreement']:.1%} ({summary['disagreeing_images']} disagree), "
+          f"mean top-5 overlap {summary['mean_top5_overlap']:.2f}, max |diff| "
+          f"{summary['max_abs_diff']:.3g}, mean |diff| {summary['mean_abs_diff']:.3g}, "
+          f"min cosine {summary['min_cosine']:.4f}")
+    if summary["labeled_images"]:
+        print(f"accuracy on {summary['labeled_images']} labeled images: source "
+              f"{summary['source_accuracy']:.1%}, target {summary['target_accuracy']:.1%}")
+    if out is not None:
+        fileio.write_json(out, {"tool": f"convmend {__version__}",
+                                "source": diffing.side_info(source),
+                                "target": diffing.side_info(target), **result})
+    return 0
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from convmend import matrix
+    from convmend.convert import registry
+    from convmend.zoo.build import MODEL_NAMES
+
+    for model in args.models:
+        if model not in MODEL_NAMES:
+            raise ConvmendError(f"unknown zoo model {model!r}; known: {', '.join(MODEL_NAMES)}")
+    for fmt in (*args.sources, *args.targets):
+        registry.check_format(fmt)
+    if args.images < 1 or args.jobs < 1:
+        raise ConvmendError("--images and --jobs must be at least 1")
+    out_dir = Path(args.out)
+    if not out_dir.is_dir():
+        raise ConvmendError(f"output folder does not exist: {out_dir}")
+    document = matrix.run_matrix(args.models, args.sources, args.targets, args.images,
+                                 args.jobs, not args.one_chain, args.timeout, args.memory_gb,
+                                 reuse=not args.fresh, log=lambda line: print(line, flush=True))
+    paths = matrix.write_reports(document, out_dir)
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_zoo(args: argparse.Namespace) -> int:
+    from convmend.zoo import build
+
+    rest = [a for a in args.rest if a != "--"]
+    return build.main(rest)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from convmend import demo
 
     return demo.main()
 
 
-COMMANDS = {"inspect": cmd_inspect, "run": cmd_run, "demo": cmd_demo}
+COMMANDS = {"inspect": cmd_inspect, "run": cmd_run, "convert": cmd_convert, "diff": cmd_diff,
+            "matrix": cmd_matrix, "zoo": cmd_zoo, "demo": cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,331 @@
+"""Running conversions: each step in a subprocess with a timeout and a memory cap, its log
+kept, its outcome recorded; outputs cached so that chains and reruns share finished work.
+
+An outcome is data, never an exception: ``ok``, ``converter_error`` (the converter raised
+or exited non-zero), ``crash`` (killed by a signal), ``timeout``, ``out_of_memory``,
+``no_output`` (finished without writing a model), ``load_failed`` (the written model does
+not load or run in its own runtime) and ``unavailable`` (the converter is not installed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from convmend.convert.check import RESULT_PREFIX, model_format
+from convmend.convert.registry import SUFFIX, Converter, chain_name
+from convmend.errors import ConvmendError
+from convmend.fileio import sha256_of
+
+RECORD_VERSION = 1
+DEFAULT_TIMEOUT = 1800.0
+DEFAULT_MEMORY_GB = 10.0
+PROBE_TIMEOUT = 600.0
+OK = "ok"
+
+
+@dataclasses.dataclass
+class StepResult:
+    converter: str
+    status: str
+    seconds: float = 0.0
+    output: str | None = None
+    error: str | None = None
+    log: str | None = None
+    notes: dict[str, Any] = dataclasses.field(default_factory=dict)
+    probe: dict[str, Any] | None = None
+    cached: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StepResult:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in fields})
+
+
+@dataclasses.dataclass
+class ChainResult:
+    chain: str
+    steps: list[StepResult]
+
+    @property
+    def status(self) -> str:
+        return self.steps[-1].status if self.steps else "empty"
+
+    @property
+    def output(self) -> str | None:
+        return self.steps[-1].output if self.status == OK else None
+
+    @property
+    def failed_step(self) -> str | None:
+        return next((s.converter for s in self.steps if s.status != OK), None)
+
+    @property
+    def seconds(self) -> float:
+        return round(sum(s.seconds for s in self.steps), 2)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"chain": self.chain, "status": self.status, "failed_step": self.failed_step,
+                "output": self.output, "seconds": self.seconds,
+                "steps": [s.to_dict() for s in self.steps]}
+
+
+def cache_root() -> Path:
+    from convmend.zoo.build import cache_dir
+
+    root = cache_dir() / "conversions"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:500] if lines else ""
+
+
+def _result_line(stdout: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for line in stdout.splitlines():
+        if line.startswith(RESULT_PREFIX):
+            try:
+                found = json.loads(line[len(RESULT_PREFIX):])
+            except ValueError:
+                found = {}
+    return found
+
+
+def _limit_memory(limit_bytes: int) -> Any:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+
+    return apply
+
+
+@dataclasses.dataclass
+class Process:
+    returncode: int | None  # None: timed out
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+def run_process(command: Sequence[str], timeout: float, memory_gb: float | None,
+                main_env: bool = True) -> Process:
+    """Run a command in its own session (so a timeout kills its children too), capped in
+    address space, with stdin closed."""
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["CUDA_VISIBLE_DEVICES"] = ""
+    if main_env:
+        package_root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    else:  # a side environment must not see the main environment's packages
+        env.pop("PYTHONPATH", None)
+    limit = _limit_memory(int(memory_gb * (1 << 30))) if memory_gb else None
+    start = time.monotonic()
+    proc = subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True, env=env,
+                            start_new_session=True, preexec_fn=limit)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+        code: int | None = proc.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        code = None
+    return Process(code, stdout or "", stderr or "", round(time.monotonic() - start, 2))
+
+
+def probe_model(path: str | Path, timeout: float = PROBE_TIMEOUT,
+                memory_gb: float | None = DEFAULT_MEMORY_GB) -> dict[str, Any]:
+    """Load and run a model once in a subprocess; its inputs, outputs and contract.
+    Raises ConvmendError with one line when it does not load."""
+    model_format(path)  # an unknown format is the user's error, said before any work
+    proc = run_process([sys.executable, "-m", "convmend.convert.check", str(path)],
+                       timeout, memory_gb)
+    result = _result_line(proc.stdout)
+    if proc.returncode == 0 and "error" not in result:
+        return result
+    if proc.returncode is None:
+        reason = f"loading timed out after {timeout:.0f}s"
+    elif proc.returncode < 0:
+        reason = f"the runtime crashed ({_signal_name(-proc.returncode)})"
+    else:
+        reason = result.get("error") or _last_line(proc.stderr) or f"exit {proc.returncode}"
+    raise ConvmendError(f"cannot load {path}: {reason}")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _classify(proc: Process, result: dict[str, Any], timeout: float) -> tuple[str, str | None]:
+    if proc.returncode is None:
+        return "timeout", f"no result after {timeout:.0f}s; killed"
+    if proc.returncode < 0:
+        name = _signal_name(-proc.returncode)
+        memory = "bad_alloc" in proc.stderr or "Cannot allocate memory" in proc.stderr
+        return ("out_of_memory" if memory else "crash"), f"killed by {name}: " + _last_line(
+            proc.stderr)
+    if proc.returncode != 0:
+        error = result.get("error") or _last_line(proc.stderr) or f"exit {proc.returncode}"
+        memory = "MemoryError" in error or "bad_alloc" in error
+        return ("out_of_memory" if memory else "converter_error"), error
+    return OK, None
+
+
+@contextmanager
+def _locked(path: Path):
+    """One process builds an artifact at a time; the others wait and then reuse it."""
+    lock = path.with_name(path.name + ".lock")
+    with open(lock, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _source_identity(src: Path) -> str:
+    """The sha256 of a source model, from its zoo or conversion record when it has one."""
+    sidecar = Path(str(src) + ".json")
+    if sidecar.exists():
+        try:
+            meta = json.loads(sidecar.read_text())
+            sha = meta.get("sha256") or meta.get("conversion", {}).get("sha256")
+            if sha:
+                return sha
+        except ValueError:
+            pass
+    return sha256_of(src)
+
+
+def convert_step(
+    converter: Converter,
+    src: str | Path,
+    source_probe: dict[str, Any],
+    timeout: float = DEFAULT_TIMEOUT,
+    memory_gb: float = DEFAULT_MEMORY_GB,
+    reuse: bool = True,
+) -> StepResult:
+    """Run one converter on ``src`` (whose probe says its input and contract). The output
+    and a record of the outcome live in the conversion cache, keyed by the source's hash,
+    the converter, its options and its package versions; a matching record is reused."""
+    src = Path(src)
+    if source_probe.get("format") != converter.reads:
+        raise ConvmendError(f"{converter.name} reads {converter.reads}, but {src} is "
+                            f"{source_probe.get('format')}")
+    why_not = converter.available()
+    key = {"record": RECORD_VERSION, "converter": converter.name,
+           "options": converter.option_dict, "versions": converter.versions(),
+           "source_sha256": _source_identity(src)}
+    folder = cache_root() / key["source_sha256"][:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / (converter.name + SUFFIX[converter.writes])
+    record_path = folder / (converter.name + ".outcome.json")
+    if why_not:
+        return StepResult(converter.name, "unavailable", error=why_not)
+    with _locked(record_path):
+        if reuse and record_path.exists():
+            try:
+                record = json.loads(record_path.read_text())
+            except ValueError:
+                record = {}
+            if record.get("key") == key and (record["result"]["status"] != OK or out.exists()):
+                return dataclasses.replace(StepResult.from_dict(record["result"]), cached=True)
+        result = _run_step(converter, src, source_probe, out, timeout, memory_gb)
+        record_path.with_suffix(".tmp").write_text(
+            json.dumps({"key": key, "result": result.to_dict()}, indent=2) + "\n")
+        os.replace(record_path.with_suffix(".tmp"), record_path)
+    return result
+
+
+def _run_step(converter: Converter, src: Path, source_probe: dict[str, Any], out: Path,
+              timeout: float, memory_gb: float) -> StepResult:
+    from convmend import contract as contracts
+
+    log = out.with_name(out.name + ".log")
+    tmp = out.with_name(f".{out.stem}.tmp-{uuid.uuid4().hex[:8]}{out.suffix}")
+    job = {"task": converter.task, "src": str(src), "out": str(tmp),
+           "options": converter.option_dict,
+           "model": {"input_shape": source_probe["inputs"][0]["shape"],
+                     "input_layout": source_probe["contract"]["spec"].get("layout")}}
+    command = [str(converter.python()), str(converter.script()), json.dumps(job)]
+    _remove(out)
+    try:
+        proc = run_process(command, timeout, memory_gb, main_env=converter.env == "main")
+        log.write_text(f"$ {' '.join(command[:2])} '<job>'\njob: {json.dumps(job)}\n"
+                       f"exit: {proc.returncode}  seconds: {proc.seconds}\n"
+                       f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}")
+        result = _result_line(proc.stdout)
+        status, error = _classify(proc, result, timeout)
+        step = StepResult(converter.name, status, proc.seconds, error=error, log=str(log),
+                          notes={k: v for k, v in result.items() if k != "error"})
+        if status != OK:
+            return step
+        if not tmp.exists():
+            step.status, step.error = "no_output", "the converter reported success but wrote " \
+                                                   "no model"
+            return step
+        os.replace(tmp, out)
+        try:
+            probe = probe_model(out, memory_gb=memory_gb)
+        except ConvmendError as exc:
+            step.status, step.error = "load_failed", str(exc)
+            return step
+        source_contract = contracts.InputContract.from_dict(source_probe["contract"])
+        first = probe["inputs"][0]
+        handed = source_contract.for_input(first["name"], first["shape"],
+                                           origin=f"handed on by {converter.name}")
+        contracts.write_contract(out, handed)
+        probe["contract"] = handed.to_dict()
+        step.output, step.probe = str(out), probe
+        return step
+    finally:
+        _remove(tmp)
+
+
+def convert_chain(
+    chain: Sequence[Converter],
+    src: str | Path,
+    source_probe: dict[str, Any] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    memory_gb: float = DEFAULT_MEMORY_GB,
+    reuse: bool = True,
+) -> ChainResult:
+    """Each step on the previous step's output; stops at the first step that fails."""
+    current = Path(src)
+    probe = source_probe or probe_model(current, memory_gb=memory_gb)
+    steps: list[StepResult] = []
+    for converter in chain:
+        step = convert_step(converter, current, probe, timeout, memory_gb, reuse)
+        steps.append(step)
+        if step.status != OK or step.output is None or step.probe is None:
+            break
+        current, probe = Path(step.output), step.probe
+    return ChainResult(chain_name(chain), steps)

@@ -1,0 +1,293 @@
+"""The conversion matrix: every (model, source framework, target framework) cell through
+every registered chain, each converted, loaded and compared with its source natively.
+
+Work units are (model, source, chain). Each runs its conversions in subprocesses (see
+``convert.execute``) and its diff in a ``convmend diff`` subprocess, so that a crash or a
+leak in one framework cannot take the matrix down. Units run in parallel threads, each
+driving its own processes; a finished unit is recorded in the cache and reused by a rerun.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import html
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+from convmend.convert import execute, registry
+from convmend.errors import ConvmendError
+from convmend.fileio import write_bytes_atomically, write_json
+
+SOURCES = ("torch", "keras", "tf", "tflite")
+TARGETS = registry.FORMATS
+UNIT_VERSION = 1
+DIFF_TIMEOUT = 1800.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Unit:
+    model: str
+    source: str
+    target: str
+    chain: registry.Chain
+
+    @property
+    def name(self) -> str:
+        return f"{self.model} {self.source}->{self.target}: {registry.chain_name(self.chain)}"
+
+
+def plan(models: Sequence[str], sources: Sequence[str], targets: Sequence[str],
+         all_chains: bool = True, max_steps: int = 2) -> list[Unit]:
+    units = []
+    for model in models:
+        for src in sources:
+            for dst in targets:
+                found = registry.preferred_chains(src, dst, max_steps)
+                for chain in found if all_chains else found[:1]:
+                    units.append(Unit(model, src, dst, chain))
+    return units
+
+
+def _unit_key(unit: Unit, source_sha: str, images: int) -> dict[str, Any]:
+    return {"version": UNIT_VERSION, "model": unit.model, "source": unit.source,
+            "target": unit.target, "chain": registry.chain_name(unit.chain),
+            "versions": {c.name: c.versions() for c in unit.chain},
+            "source_sha256": source_sha, "images": images}
+
+
+def _record_path(key: dict[str, Any]) -> Path:
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+    folder = execute.cache_root().parent / "matrix"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{key['model']}-{key['source']}-{key['target']}-{digest}.json"
+
+
+class _Sources:
+    """Zoo source models, their probes and cached native outputs, made once per model."""
+
+    def __init__(self, timeout: float, memory_gb: float) -> None:
+        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._paths: dict[str, dict[str, Path]] = {}
+        self._probes: dict[Path, dict[str, Any]] = {}
+        self.timeout, self.memory_gb = timeout, memory_gb
+
+    def _model_lock(self, model: str) -> threading.Lock:
+        with self._lock:
+            return self._locks.setdefault(model, threading.Lock())
+
+    def path(self, model: str, source: str) -> Path:
+        from convmend.zoo import build
+
+        with self._model_lock(model):
+            if model not in self._paths:
+                self._paths[model] = build.source_models(model)
+            return self._paths[model][source]
+
+    def probe(self, path: Path) -> dict[str, Any]:
+        with self._model_lock(str(path)):
+            if path not in self._probes:
+                self._probes[path] = execute.probe_model(path, memory_gb=self.memory_gb)
+            return self._probes[path]
+
+
+def _diff(source: Path, target: Path, images: int, source_outputs: Path, json_out: Path,
+          memory_gb: float) -> dict[str, Any]:
+    command = [sys.executable, "-m", "convmend.cli", "diff", str(source), str(target),
+               "--count", str(images), "--json", str(json_out), "--quiet",
+               "--source-outputs", str(source_outputs), "--threads", "1"]
+    proc = execute.run_process(command, DIFF_TIMEOUT, memory_gb)
+    if proc.returncode == 0 and json_out.exists():
+        return json.loads(json_out.read_text())
+    if proc.returncode is None:
+        raise ConvmendError(f"diff timed out after {DIFF_TIMEOUT:.0f}s")
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    raise ConvmendError(lines[-1] if lines else f"diff exited {proc.returncode}")
+
+
+def run_unit(unit: Unit, sources: _Sources, images: int, reuse: bool = True) -> dict[str, Any]:
+    """Convert through the chain, then diff the result against the source natively."""
+    source = sources.path(unit.model, unit.source)
+    source_probe = sources.probe(source)
+    key = _unit_key(unit, execute._source_identity(source), images)
+    record = _record_path(key)
+    if reuse and record.exists():
+        try:
+            saved = json.loads(record.read_text())
+            if saved.get("key") == key:
+                return dict(saved["result"], cached=True)
+        except ValueError:
+            pass
+    start = time.monotonic()
+    chain = execute.convert_chain(unit.chain, source, source_probe, sources.timeout,
+                                  sources.memory_gb, reuse)
+    result: dict[str, Any] = {
+        "model": unit.model, "source": unit.source, "target": unit.target,
+        "source_path": str(source), **chain.to_dict(), "outcome": chain.status,
+    }
+    if chain.status == execute.OK and chain.output:
+        outputs = record.with_name(f"{unit.model}-{unit.source}-outputs-{images}.npz")
+        diff_json = record.with_suffix(".diff.json")
+        try:
+            document = _diff(source, Path(chain.output), images, outputs, diff_json,
+                             sources.memory_gb)
+            result["diff"] = document["summary"]
+            result["contracts"] = {"source": document["source"]["contract"],
+                                   "target": document["target"]["contract"]}
+            result["outcome"] = "faithful" if document["summary"]["disagreeing_images"] == 0 \
+                and document["summary"]["max_relative_error"] <= 1e-4 else "disagrees"
+        except ConvmendError as exc:
+            result["outcome"], result["diff_error"] = "run_failed", str(exc)
+    result["seconds"] = round(time.monotonic() - start, 1)
+    write_json(record, {"key": key, "result": result})
+    return result
+
+
+def run_matrix(models: Sequence[str], sources: Sequence[str] = SOURCES,
+               targets: Sequence[str] = TARGETS, images: int = 20, jobs: int = 2,
+               all_chains: bool = True, timeout: float = execute.DEFAULT_TIMEOUT,
+               memory_gb: float = execute.DEFAULT_MEMORY_GB, reuse: bool = True,
+               log: Any = None) -> dict[str, Any]:
+    from convmend import __version__
+
+    units = plan(models, sources, targets, all_chains)
+    if not units:
+        raise ConvmendError("the matrix is empty: no chain joins the chosen sources and targets")
+    shared = _Sources(timeout, memory_gb)
+    results: list[dict[str, Any]] = []
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(run_unit, u, shared, images, reuse): u for u in units}
+        for done, future in enumerate(as_completed(futures), 1):
+            unit = futures[future]
+            try:
+                result = future.result()
+            except ConvmendError as exc:  # the source itself failed: recorded, not fatal
+                result = {"model": unit.model, "source": unit.source, "target": unit.target,
+                          "chain": registry.chain_name(unit.chain), "outcome": "source_failed",
+                          "error": str(exc), "steps": []}
+            results.append(result)
+            if log is not None:
+                log(f"[{done}/{len(units)}] {unit.name}: {_short(result)}")
+    order = {u.name: k for k, u in enumerate(units)}
+    results.sort(key=lambda r: order.get(
+        f"{r['model']} {r['source']}->{r['target']}: {r['chain']}", 0))
+    return {
+        "tool": f"convmend {__version__}",
+        "command": "convmend matrix " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["matrix"]
+        else None,
+        "images": images,
+        "models": list(models), "sources": list(sources), "targets": list(targets),
+        "converters": [c.to_dict() for c in registry.converters()],
+        "seconds": round(time.monotonic() - start, 1),
+        "cells": results,
+    }
+
+
+def _short(result: dict[str, Any]) -> str:
+    outcome = result["outcome"]
+    if "diff" in result:
+        d = result["diff"]
+        return (f"{outcome}, {d['disagreement_percent']:.0f}% disagree, "
+                f"max |diff| {d['max_abs_diff']:.2g}")
+    failed = result.get("failed_step")
+    error = result.get("diff_error") or result.get("error") or next(
+        (s.get("error") for s in result.get("steps", []) if s.get("error")), "")
+    where = f" at {failed}" if failed and len(result.get("steps", [])) > 1 else ""
+    return f"{outcome}{where}: {(error or '')[:140]}"
+
+
+# --------------------------------------------------------------------------- reports
+
+def _cell_lines(document: dict[str, Any], model: str, src: str, dst: str) -> list[str]:
+    return [f"{r['chain']}: {_short(r)}" for r in document["cells"]
+            if r["model"] == model and r["source"] == src and r["target"] == dst]
+
+
+def to_markdown(document: dict[str, Any]) -> str:
+    out = [f"# Conversion matrix ({document['tool']})", ""]
+    if document.get("command"):
+        out += [f"Command: `{document['command']}`", ""]
+    out += [f"{document['images']} images per cell; {len(document['cells'])} chains; "
+            f"{document['seconds']:.0f} s for this run (cached cells are reused).", ""]
+    counts: dict[str, int] = {}
+    for r in document["cells"]:
+        counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
+    out += ["Outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), ""]
+    for model in document["models"]:
+        out += [f"## {model}", "", "| source \\ target | " + " | ".join(document["targets"])
+                + " |", "|---" * (len(document["targets"]) + 1) + "|"]
+        for src in document["sources"]:
+            cells = []
+            for dst in document["targets"]:
+                lines = _cell_lines(document, model, src, dst)
+                cells.append("<br>".join(x.replace("|", "/") for x in lines) or "-")
+            out.append(f"| **{src}** | " + " | ".join(cells) + " |")
+        out.append("")
+    out += ["## Every chain", "", "| model | source | target | chain | outcome | disagree % | "
+            "max abs diff | mean cosine | seconds |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in document["cells"]:
+        d = r.get("diff", {})
+        out.append(f"| {r['model']} | {r['source']} | {r['target']} | {r['chain']} | "
+                   f"{r['outcome']} | {d.get('disagreement_percent', '')} | "
+                   f"{_fmt(d.get('max_abs_diff'))} | {_fmt(d.get('mean_cosine'))} | "
+                   f"{r.get('seconds', '')} |")
+    return "\n".join(out) + "\n"
+
+
+def _fmt(value: Any) -> str:
+    return "" if value is None else f"{value:.3g}"
+
+
+_COLORS = {"faithful": "#d8f0d8", "disagrees": "#f8e0b0", "converter_error": "#f4c0c0",
+           "crash": "#e89090", "timeout": "#e8b0e8", "out_of_memory": "#e8b0e8",
+           "load_failed": "#f4c0c0", "run_failed": "#f4c0c0", "unavailable": "#dddddd",
+           "no_output": "#f4c0c0", "source_failed": "#dddddd"}
+
+
+def to_html(document: dict[str, Any]) -> str:
+    esc = html.escape
+    parts = ["<!doctype html><meta charset='utf-8'><title>convmend matrix</title>",
+             "<style>body{font:14px sans-serif;margin:2em}table{border-collapse:collapse}"
+             "td,th{border:1px solid #999;padding:4px;vertical-align:top;font-size:12px}"
+             "div.c{margin:2px 0;padding:2px}</style>",
+             f"<h1>Conversion matrix</h1><p>{esc(document['tool'])}; {document['images']} "
+             f"images per cell; {len(document['cells'])} chains.</p>"]
+    for model in document["models"]:
+        parts.append(f"<h2>{esc(model)}</h2><table><tr><th>source \\ target</th>"
+                     + "".join(f"<th>{esc(t)}</th>" for t in document["targets"]) + "</tr>")
+        for src in document["sources"]:
+            parts.append(f"<tr><th>{esc(src)}</th>")
+            for dst in document["targets"]:
+                rows = [r for r in document["cells"] if r["model"] == model
+                        and r["source"] == src and r["target"] == dst]
+                inner = "".join(
+                    f"<div class=c style='background:{_COLORS.get(r['outcome'], '#fff')}'>"
+                    f"<b>{esc(r['chain'])}</b><br>{esc(_short(r))}</div>" for r in rows)
+                parts.append(f"<td>{inner or '-'}</td>")
+            parts.append("</tr>")
+        parts.append("</table>")
+    return "\n".join(parts) + "\n"
+
+
+def write_reports(document: dict[str, Any], out_dir: str | Path, stem: str = "matrix") -> list[
+        Path]:
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{stem}.json", folder / f"{stem}.md", folder / f"{stem}.html"]
+    write_json(paths[0], document)
+    write_bytes_atomically(paths[1], to_markdown(document).encode())
+    write_bytes_atomically(paths[2], to_html(document).encode())
+    return paths
+
+
+def default_jobs() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
