@@ -172,6 +172,64 @@ std::vector<Tensor> tensors_from(const std::vector<py::array>& inputs) {
   return out;
 }
 
+
+// ---- graph building from Python (the framework frontends) ----
+
+Layout parse_layout(const std::string& name) {
+  if (name.empty() || name == "?") return Layout::kUnknown;
+  for (Layout l : {Layout::kNCHW, Layout::kNHWC, Layout::kOIHW, Layout::kOHWI, Layout::k1HWO,
+                   Layout::kHWIO, Layout::kNC}) {
+    if (name == layout_name(l)) return l;
+  }
+  throw StatusError("unknown layout '" + name + "' (NCHW, NHWC, OIHW, OHWI, 1HWO, HWIO, NC)");
+}
+
+DType parse_dtype_name(const std::string& name) {
+  DType d;
+  if (parse_dtype(name, &d)) return d;
+  static const std::map<std::string, DType> numpy_names = {
+      {"float32", DType::kFloat32}, {"float64", DType::kFloat64}, {"float16", DType::kFloat16},
+      {"int8", DType::kInt8},       {"uint8", DType::kUInt8},     {"int16", DType::kInt16},
+      {"int32", DType::kInt32},     {"int64", DType::kInt64},     {"bool", DType::kBool}};
+  auto it = numpy_names.find(name);
+  if (it == numpy_names.end()) throw StatusError("unknown dtype '" + name + "'");
+  return it->second;
+}
+
+AttrValue attr_from_python(const std::string& key, const py::handle& v) {
+  if (py::isinstance<py::bool_>(v)) return static_cast<int64_t>(v.cast<bool>());
+  if (py::isinstance<py::int_>(v)) return v.cast<int64_t>();
+  if (py::isinstance<py::float_>(v)) return v.cast<double>();
+  if (py::isinstance<py::str>(v)) return v.cast<std::string>();
+  if (py::isinstance<py::array>(v)) return to_tensor(v.cast<py::array>());
+  if (py::isinstance<py::list>(v) || py::isinstance<py::tuple>(v)) {
+    auto seq = v.cast<py::sequence>();
+    bool all_int = true, all_str = seq.size() > 0, all_num = true;
+    for (const auto& item : seq) {
+      const bool is_int = py::isinstance<py::int_>(item) || py::isinstance<py::bool_>(item);
+      all_int = all_int && is_int;
+      all_num = all_num && (is_int || py::isinstance<py::float_>(item));
+      all_str = all_str && py::isinstance<py::str>(item);
+    }
+    if (all_int) return seq.cast<std::vector<int64_t>>();
+    if (all_num) return seq.cast<std::vector<double>>();
+    if (all_str) return seq.cast<std::vector<std::string>>();
+  }
+  throw StatusError("attribute '" + key + "': unsupported value " +
+                    py::repr(v).cast<std::string>() +
+                    " (int, float, str, a list of one of them, or a numpy array)");
+}
+
+Value* existing_value(const Graph& g, const std::string& name, const std::string& user) {
+  Value* v = g.find_value(name);
+  if (v == nullptr) throw StatusError(user + ": no value named '" + name + "' in the graph");
+  return v;
+}
+
+void require_new_name(const Graph& g, const std::string& name) {
+  if (name.empty()) throw StatusError("a value needs a name");
+  if (g.find_value(name) != nullptr) throw StatusError("value '" + name + "' already exists");
+}
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -191,6 +249,64 @@ PYBIND11_MODULE(_core, m) {
   });
 
   py::class_<PyGraph>(m, "Graph")
+      .def(py::init([](const std::string& name) {
+             auto g = std::make_shared<Graph>();
+             g->set_name(name);
+             return PyGraph{g};
+           }),
+           py::arg("name") = "", "An empty graph, to be built with add_* (frontends).")
+      .def("add_input", [](PyGraph& g, const std::string& name, const std::string& dtype,
+                           const std::vector<int64_t>& shape, const std::string& layout) {
+             require_new_name(*g.graph, name);
+             Value* v = g.graph->add_input(name, parse_dtype_name(dtype), shape);
+             v->set_layout(parse_layout(layout));
+           },
+           py::arg("name"), py::arg("dtype"), py::arg("shape"), py::arg("layout") = "")
+      .def("add_constant", [](PyGraph& g, const std::string& name, const py::array& a,
+                              const std::string& layout) {
+             require_new_name(*g.graph, name);
+             Value* v = g.graph->add_constant(name, to_tensor(a));
+             v->set_layout(parse_layout(layout));
+           },
+           py::arg("name"), py::arg("array"), py::arg("layout") = "")
+      .def("add_node", [](PyGraph& g, const std::string& op, const std::string& name,
+                          const std::vector<std::string>& inputs,
+                          const std::vector<std::string>& outputs, const py::dict& attrs,
+                          const std::string& source_format, const std::string& source_name,
+                          const std::string& source_op, int64_t source_index) {
+             OpKind kind;
+             if (!parse_op_kind(op, &kind)) throw StatusError("unknown IR op '" + op + "'");
+             const std::string who = "node '" + name + "' (" + op + ")";
+             if (g.graph->find_node(name) != nullptr) {
+               throw StatusError(who + ": a node with that name already exists");
+             }
+             std::vector<Value*> ins;
+             for (const auto& in : inputs) {  // "" marks an absent optional input
+               ins.push_back(in.empty() ? nullptr : existing_value(*g.graph, in, who));
+             }
+             for (const auto& out : outputs) require_new_name(*g.graph, out);
+             Attributes parsed;
+             for (const auto& [k, v] : attrs) {
+               const auto key = k.cast<std::string>();
+               parsed.set(key, attr_from_python(key, v));
+             }
+             Node* node = g.graph->add_node(kind, name, ins, outputs);
+             node->attrs() = std::move(parsed);
+             node->set_provenance(Provenance{source_format, source_name.empty() ? name : source_name,
+                                             source_op.empty() ? op : source_op, source_index});
+           },
+           py::arg("op"), py::arg("name"), py::arg("inputs"), py::arg("outputs"),
+           py::arg("attrs") = py::dict(), py::arg("source_format") = "",
+           py::arg("source_name") = "", py::arg("source_op") = "", py::arg("source_index") = -1)
+      .def("add_output", [](PyGraph& g, const std::string& name) {
+             g.graph->add_output(existing_value(*g.graph, name, "graph output"));
+           })
+      .def("set_layout", [](PyGraph& g, const std::string& name, const std::string& layout) {
+             existing_value(*g.graph, name, "set_layout")->set_layout(parse_layout(layout));
+           })
+      .def("set_metadata", [](PyGraph& g, const std::string& key, const std::string& value) {
+             g.graph->metadata()[key] = value;
+           })
       .def_property_readonly("name", [](const PyGraph& g) { return g.graph->name(); })
       .def_property_readonly("metadata", [](const PyGraph& g) { return g.graph->metadata(); })
       .def("text", [](const PyGraph& g) { return g.graph->to_text(); })
