@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import sys
 import time
 from pathlib import Path
@@ -20,11 +19,9 @@ EXIT_ERROR = 2
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from convmend.fileio import sha256_of
+
+    return sha256_of(path)  # a SavedModel is a folder
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -37,12 +34,16 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
     p = sub.add_parser("inspect",
                        help="ops, layouts, parameters, dtypes and quantization of a model")
-    p.add_argument("model", help=".onnx or .tflite file")
+    p.add_argument("model", help=".onnx, .tflite, .keras/.h5, .pt2/.pth or a SavedModel folder")
+    p.add_argument("--trust", action="store_true",
+                   help="allow model files that carry code (Keras Lambda layers, pickles)")
     p.add_argument("--json", metavar="OUT", help="also write the summary as JSON")
     p.add_argument("--text", action="store_true", help="print the whole IR in text form")
 
     p = sub.add_parser("run", help="run a model in convmend's interpreter on images")
-    p.add_argument("model", help=".onnx or .tflite file")
+    p.add_argument("model", help=".onnx, .tflite, .keras/.h5, .pt2/.pth or a SavedModel folder")
+    p.add_argument("--trust", action="store_true",
+                   help="allow model files that carry code (Keras Lambda layers, pickles)")
     p.add_argument("--images", metavar="DIR", help="image folder (default: the packaged images)")
     p.add_argument("--count", type=int, help="number of images (variants fill up when needed)")
     p.add_argument("--preprocess", metavar="SPEC",
@@ -172,7 +173,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
     path = Path(args.model)
     out = fileio.check_output_path(args.json, [path]) if args.json else None
-    graph = engine.load(path)
+    graph = engine.load(path, trust=args.trust)
     summary = engine.summarize(graph)
     if args.text:
         print(graph.text(), end="")
@@ -215,7 +216,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.threads < 1:
         raise ConvmendError("--threads must be at least 1")
     out = fileio.check_output_path(args.json, [path]) if args.json else None
-    graph = engine.load(path)
+    graph = engine.load(path, trust=args.trust)
     inputs = graph.inputs()
     if len(inputs) != 1:
         raise ConvmendError(f"{path} has {len(inputs)} inputs; `run` feeds one image input")

@@ -27,14 +27,18 @@ Interpreter = _core.Interpreter
 ENGINE_FORMATS = (".onnx", ".tflite")
 
 
-def load(path: str | Path) -> Any:
-    """Read an .onnx or .tflite file into an IR graph (verified on the way in)."""
+def load(path: str | Path, trust: bool = False) -> Any:
+    """Read a model into an IR graph (verified on the way in): .onnx and .tflite by the C++
+    readers, Keras, TF SavedModel and PyTorch files by the frontends. ``trust`` allows files
+    that carry code (Keras Lambda layers, pickled PyTorch modules)."""
     p = Path(path)
     if not p.exists():
         raise ConvmendError(f"model file not found: {p}")
-    if p.is_dir():
-        raise ConvmendError(f"{p} is a directory, not an .onnx or .tflite model file")
-    return _core.load(str(p))
+    if p.suffix.lower() in ENGINE_FORMATS and not p.is_dir():
+        return _core.load(str(p))
+    from convmend.frontends import load_graph
+
+    return load_graph(p, trust=trust)
 
 
 def structurally_equal(a: Any, b: Any) -> tuple[bool, str]:
