@@ -11,7 +11,13 @@ JOBS ?= $(shell nproc)
 
 .PHONY: setup demo test test-cpp test-asan test-python lint clean
 
-setup: $(VENV)/.built
+setup: $(VENV)/.built .venv-converters/.built
+
+# Older converters (onnx-tf, onnxmltools) pin frameworks that conflict with the main
+# environment; each gets an environment of its own (see envs/ and the README).
+.venv-converters/.built: scripts/converter_envs.sh $(wildcard envs/*.txt)
+	bash scripts/converter_envs.sh
+	mkdir -p .venv-converters && touch $@
 
 $(VENV)/.bootstrapped: scripts/bootstrap.sh requirements.txt requirements-nodeps.txt
 	bash scripts/bootstrap.sh

@@ -37,15 +37,13 @@ def model_path(name: str, kind: str) -> Path:
     return build.tflite_from_keras(name, mode="float32")
 
 
-def inputs_for(shape: list[int], count: int) -> list[np.ndarray]:
-    """Real photos, resized to the model's input; values do not change the speed."""
-    from convmend import images, preprocess
+def inputs_for(path: str, count: int) -> list[np.ndarray]:
+    """Real photos, each a batch of one, preprocessed by the model's input contract."""
+    from convmend import images
+    from convmend.contract import contract_of
 
-    layout = "nchw" if shape[1] == 3 else "nhwc"
-    size = shape[2] if layout == "nchw" else shape[1]
-    spec = preprocess.PreprocessSpec(size=size, crop=None, scale=1 / 127.5, mean=(1.0,),
-                                     layout=layout)
-    return [spec.apply(item.load())[None] for item in images.default_images(count=count)]
+    contract = contract_of(path)
+    return [contract.batch([item.load()]) for item in images.default_images(count=count)]
 
 
 def child(engine: str, path: str, threads: int, count: int, mode: str) -> dict:
@@ -56,7 +54,6 @@ def child(engine: str, path: str, threads: int, count: int, mode: str) -> dict:
     if engine == "convmend":
         graph = cm.load(path)
         interp = cm.Interpreter(graph, threads=threads)
-        shape = graph.inputs()[0]["shape"]
         if mode == "observe":
             def run(x):
                 return interp.run_stats([x])
@@ -65,11 +62,10 @@ def child(engine: str, path: str, threads: int, count: int, mode: str) -> dict:
                 return interp.run([x])
     else:
         runner = runners.open_runner(path, num_threads=threads)
-        shape = list(runner.inputs()[0].shape)
 
         def run(x):
             return runner.run(x)
-    batch = inputs_for(shape, count)
+    batch = inputs_for(path, count)
     run(batch[0])  # warm-up: first-run allocations and weight packing
     start = time.perf_counter()
     for x in batch:

@@ -14,15 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
-from convmend import engine, fileio, images, preprocess
+from convmend import engine, fileio, images
+from convmend.contract import contract_of
 from convmend.exactness import compare_with_native
 
 OUTPUT = Path("build") / "demo"
 
 
-def _inputs(spec: preprocess.PreprocessSpec, image_set: images.ImageSet
-            ) -> list[tuple[str, np.ndarray]]:
-    return [(item.name, spec.apply(item.load())[None]) for item in image_set]
+def _inputs(path: Path, image_set: images.ImageSet) -> list[tuple[str, np.ndarray]]:
+    """Each image as a batch of one, preprocessed by the model's input contract."""
+    contract = contract_of(path)
+    return [(item.name, contract.batch([item.load()])) for item in image_set]
 
 
 def _accuracy(path: Path, inputs: list[tuple[str, np.ndarray]],
@@ -45,20 +47,19 @@ def main() -> int:
     print(f"convmend demo: {len(image_set)} packaged images "
           f"({sum(1 for i in image_set if i.label is not None)} labeled ImageNet photos)")
     cases = [
-        ("MobileNetV2, pretrained, torch.onnx.export", build.onnx_from_torch("mobilenet_v2"),
-         preprocess.preset("torchvision")),
+        ("MobileNetV2, pretrained, torch.onnx.export", build.onnx_from_torch("mobilenet_v2")),
         ("MobileNetV2, seeded Keras, TFLiteConverter float32",
-         build.tflite_from_keras("mobilenet_v2", mode="float32"), preprocess.preset("keras-tf")),
+         build.tflite_from_keras("mobilenet_v2", mode="float32")),
     ]
     summary = []
-    for title, path, spec in cases:
+    for title, path in cases:
         print(f"\n== {title}\n   {path}")
         graph = engine.load(path)
         info = engine.summarize(graph)
         top_ops = ", ".join(f"{op} {n}" for op, n in list(info["ops"].items())[:6])
         print(f"   IR: {info['node_count']} nodes, {info['parameter_count']:,} parameters; "
               f"{top_ops}")
-        inputs = _inputs(spec, image_set)
+        inputs = _inputs(path, image_set)
         start = time.perf_counter()
         report = compare_with_native(path, inputs)
         seconds = time.perf_counter() - start

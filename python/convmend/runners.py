@@ -3,7 +3,8 @@
 The native runtime is the ground truth for labels and for proving a repair, so these
 runners add nothing of their own: ONNX Runtime and LiteRT (the TFLite interpreter) run the
 file as it is. Intermediates are exposed the way each runtime allows it: extra graph outputs
-for ONNX Runtime, preserved tensors for LiteRT.
+for ONNX Runtime, preserved tensors for LiteRT, a pruned frozen graph for TF SavedModels,
+sub-models for Keras and forward hooks for PyTorch.
 """
 
 from __future__ import annotations
@@ -333,8 +334,8 @@ class LiteRtRunner(Runner):
 
 
 class KerasRunner(Runner):
-    """A ``.keras`` model run by Keras itself. Intermediates come from a sub-model whose
-    outputs are the requested layers' outputs, keyed by layer name."""
+    """A ``.keras`` (or legacy ``.h5``) model run by Keras itself. Intermediates come from
+    a sub-model whose outputs are the requested layers' outputs, keyed by layer name."""
 
     format = "keras"
 
@@ -390,6 +391,150 @@ class KerasRunner(Runner):
         return {n: np.asarray(v) for n, v in zip(wanted, values, strict=True)}
 
 
+# --------------------------------------------------------------------------- TF SavedModel
+
+
+class SavedModelRunner(Runner):
+    """A TensorFlow SavedModel directory, run through its ``serving_default`` signature.
+
+    Inputs and outputs are the signature's keyword arguments and result keys, sorted by
+    name so that the order is stable. Intermediates come from a frozen copy of the serving
+    function (variables turned into constants, nested function calls inlined): every op
+    whose value depends on an input and whose output is floating point, keyed by the op's
+    name in that flat graph (``name:i`` for an op's output ``i`` > 0), in topological order.
+    The frozen graph computes the same ops on the same values as the signature.
+    """
+
+    format = "saved_model"
+    SIGNATURE = "serving_default"
+
+    def __init__(self, path: Path, num_threads: int | None = None):
+        super().__init__(path)
+        import tensorflow as tf
+
+        self._tf = tf
+        if num_threads is not None:
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(num_threads)
+                tf.config.threading.set_inter_op_parallelism_threads(1)
+            except RuntimeError:  # TF's runtime is already up; its thread pools are fixed
+                pass
+        try:
+            self._model = tf.saved_model.load(str(path))
+        except Exception as exc:  # TF raises OSError/ValueError/its own errors alike
+            raise ConvmendError(f"TensorFlow cannot load SavedModel {path}: {exc}") from exc
+        signatures = self._model.signatures
+        if self.SIGNATURE not in signatures:
+            raise ConvmendError(
+                f"{path}: SavedModel has no {self.SIGNATURE!r} signature "
+                f"(has: {', '.join(signatures) or 'none'})"
+            )
+        self._fn = signatures[self.SIGNATURE]
+        args, kwargs = self._fn.structured_input_signature
+        if args:
+            raise ConvmendError(f"{path}: signature {self.SIGNATURE!r} takes positional inputs")
+        self._input_specs = sorted(kwargs.items())
+        outputs = self._fn.structured_outputs
+        if not isinstance(outputs, Mapping):
+            raise ConvmendError(f"{path}: signature {self.SIGNATURE!r} does not return a dict")
+        self._output_specs = sorted(outputs.items())
+        self._graph: tuple[object, list[object], dict[str, object]] | None = None
+        self._names: list[str] | None = None
+        self._probe: tuple[tuple[str, ...], object] | None = None
+
+    @staticmethod
+    def _info(name: str, spec) -> TensorInfo:
+        shape = () if spec.shape.rank is None else tuple(spec.shape.as_list())
+        return TensorInfo(name, shape, np.dtype(spec.dtype.as_numpy_dtype).name)
+
+    def inputs(self) -> list[TensorInfo]:
+        return [self._info(k, v) for k, v in self._input_specs]
+
+    def outputs(self) -> list[TensorInfo]:
+        return [self._info(k, v) for k, v in self._output_specs]
+
+    def _run_once(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        tf = self._tf
+        out = self._fn(**{k: tf.constant(v) for k, v in feeds.items()})
+        return [np.asarray(out[k]) for k, _ in self._output_specs]
+
+    def _flat_graph(self) -> tuple[object, list[object], dict[str, object]]:
+        """(wrapped function of the frozen graph, its input tensors in ``inputs()`` order,
+        intermediate name -> tensor in topological order)."""
+        if self._graph is not None:
+            return self._graph
+        import heapq
+
+        from tensorflow.python.framework.convert_to_constants import (
+            convert_variables_to_constants_v2,
+        )
+
+        tf = self._tf
+        frozen = convert_variables_to_constants_v2(self._fn)
+        graph_def = frozen.graph.as_graph_def()
+
+        def imported() -> None:
+            tf.compat.v1.import_graph_def(graph_def, name="")
+
+        wrapped = tf.compat.v1.wrap_function(imported, [])
+        # ``frozen.inputs`` follow the flattened signature: dict keys sorted, as ours are.
+        input_ops = [t.name.split(":")[0] for t in frozen.inputs]
+        feeds = [wrapped.graph.get_tensor_by_name(t.name) for t in frozen.inputs]
+        nodes = {n.name: (i, n) for i, n in enumerate(graph_def.node)}
+        sources = {
+            n.name: [x.split(":")[0] for x in n.input if not x.startswith("^")]
+            for n in graph_def.node
+        }
+        live = set(input_ops)
+        changed = True
+        while changed:  # the graph def's order is not guaranteed topological
+            changed = False
+            for name, srcs in sources.items():
+                if name not in live and any(src in live for src in srcs):
+                    live.add(name)
+                    changed = True
+        pending = {n: sum(1 for src in sources[n] if src in live) for n in live}
+        users: dict[str, list[str]] = {n: [] for n in live}
+        for name in live:
+            for src in sources[name]:
+                if src in live:
+                    users[src].append(name)
+        ready = [(nodes[n][0], n) for n in live if pending[n] == 0]
+        heapq.heapify(ready)
+        tensors: dict[str, object] = {}
+        while ready:
+            _, name = heapq.heappop(ready)
+            for index, tensor in enumerate(wrapped.graph.get_operation_by_name(name).outputs):
+                if tensor.dtype.is_floating:
+                    tensors[name if index == 0 else f"{name}:{index}"] = tensor
+            for user in users[name]:
+                pending[user] -= 1
+                if pending[user] == 0:
+                    heapq.heappush(ready, (nodes[user][0], user))
+        self._graph = (wrapped, feeds, tensors)
+        return self._graph
+
+    def intermediate_names(self) -> list[str]:
+        if self._names is None:
+            self._names = list(self._flat_graph()[2])
+        return list(self._names)
+
+    def _intermediates_once(
+        self, feeds: dict[str, np.ndarray], names: Sequence[str] | None
+    ) -> dict[str, np.ndarray]:
+        wrapped, inputs, tensors = self._flat_graph()
+        wanted = tuple(tensors if names is None else names)
+        if self._probe is None or self._probe[0] != wanted:
+            pruned = wrapped.prune(  # type: ignore[attr-defined]
+                feeds=inputs, fetches=[tensors[n] for n in wanted]
+            )
+            self._probe = (wanted, pruned)
+        tf = self._tf
+        args = [tf.constant(feeds[k]) for k, _ in self._input_specs]
+        values = self._probe[1](*args)  # type: ignore[operator]
+        return {n: np.asarray(v) for n, v in zip(wanted, values, strict=True)}
+
+
 # --------------------------------------------------------------------------- PyTorch
 
 
@@ -404,8 +549,17 @@ class TorchRunner(Runner):
         import torch
 
         self._torch = torch
-        self._module = (module if module is not None else self._load(path)).eval()
-        self._shape = input_shape or self._guess_shape(path)
+        # An exported program knows its input shape; a state dict needs the zoo's sidecar.
+        self._exported_shape: tuple[int | None, ...] | None = None
+        if module is None and path.suffix == ".pt2":
+            module, self._exported_shape = self._load_exported(path)
+        if module is None:
+            module = self._load(path)
+        # An exported program's module refuses eval(): its mode was fixed at export time.
+        self._module = module if self._exported_shape is not None else module.eval()
+        self._shape: tuple[int | None, ...] = (
+            input_shape or self._exported_shape or self._guess_shape(path)
+        )
         self._leaves = [
             name
             for name, m in self._module.named_modules()
@@ -413,12 +567,38 @@ class TorchRunner(Runner):
         ]
 
     @staticmethod
+    def _load_exported(path: Path):  # -> (torch.nn.Module, shape)
+        """A ``torch.export`` program and the shape of its first user input, read from the
+        placeholder's recorded value (a symbolic dimension becomes None), else from the
+        example inputs saved with the program."""
+        import torch
+
+        try:
+            program = torch.export.load(str(path))
+            module = program.module()
+        except Exception as exc:  # torch raises RuntimeError/zip errors alike
+            raise ConvmendError(f"cannot load {path} as a torch.export program: {exc}") from exc
+        user_inputs = list(program.graph_signature.user_inputs)
+        shape: tuple[int | None, ...] | None = None
+        for node in program.graph.nodes:
+            if node.op == "placeholder" and user_inputs and node.name == user_inputs[0]:
+                value = node.meta.get("val")
+                if value is not None and hasattr(value, "shape"):
+                    shape = tuple(d if isinstance(d, int) else None for d in value.shape)
+                break
+        if shape is None and program.example_inputs:
+            args = program.example_inputs[0]
+            if args and hasattr(args[0], "shape"):
+                shape = tuple(int(d) for d in args[0].shape)
+        if shape is None:
+            raise ConvmendError(f"{path}: the exported program records no input shape")
+        return module, shape
+
+    @staticmethod
     def _load(path: Path):  # -> torch.nn.Module
         import torch
 
         try:
-            if path.suffix == ".pt2":
-                return torch.export.load(str(path)).module()
             if Path(str(path) + ".json").exists():
                 from convmend.zoo.build import load_torch_module
 
@@ -444,6 +624,8 @@ class TorchRunner(Runner):
         return (1, 3, size, size)
 
     def inputs(self) -> list[TensorInfo]:
+        if self._exported_shape is not None:  # an exported program may fix its batch
+            return [TensorInfo("input", self._exported_shape, "float32")]
         return [TensorInfo("input", (None, *self._shape[1:]), "float32")]
 
     def outputs(self) -> list[TensorInfo]:
@@ -484,20 +666,33 @@ class TorchRunner(Runner):
 # --------------------------------------------------------------------------- dispatch
 
 
+def is_saved_model(path: str | Path) -> bool:
+    """A directory holding ``saved_model.pb`` (or its text form)."""
+    path = Path(path)
+    return path.is_dir() and any(
+        (path / name).is_file() for name in ("saved_model.pb", "saved_model.pbtxt")
+    )
+
+
 def open_runner(path: str | Path, num_threads: int | None = None) -> Runner:
-    """Open a model file in the runtime its format calls for."""
+    """Open a model file (or SavedModel directory) in the runtime its format calls for."""
     path = Path(path)
     if not path.exists():
         raise ConvmendError(f"model not found: {path}")
+    if path.is_dir():
+        if is_saved_model(path):
+            return SavedModelRunner(path, num_threads=num_threads)
+        raise ConvmendError(f"{path} is a directory but not a SavedModel (no saved_model.pb)")
     suffix = path.suffix.lower()
     if suffix == ".onnx":
         return OnnxRuntimeRunner(path, num_threads=num_threads)
     if suffix == ".tflite":
         return LiteRtRunner(path, num_threads=num_threads)
-    if suffix == ".keras":
+    if suffix in (".keras", ".h5", ".hdf5"):
         return KerasRunner(path)
     if suffix in (".pth", ".pt", ".pt2"):
         return TorchRunner(path)
     raise ConvmendError(
-        f"no native runner for {path.name}; supported: .onnx, .tflite, .keras, .pth/.pt/.pt2"
+        f"no native runner for {path.name}; supported: .onnx, .tflite, .keras, .h5, "
+        ".pth/.pt/.pt2, SavedModel directories"
     )

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from convmend import engine, images, preprocess, runners
+from convmend import engine, images, runners
+from convmend.contract import contract_of
 from convmend.exactness import compare_with_native
 from convmend.zoo import build
 
@@ -32,13 +33,9 @@ DRIFT = 2.0
 
 
 def model_inputs(path: Path, count: int | None = None) -> list[tuple[str, np.ndarray]]:
-    """The default images, preprocessed to the model's input shape and layout."""
-    shape = engine.load(path).inputs()[0]["shape"]
-    layout = "nchw" if shape[1] == 3 else "nhwc"
-    size = shape[2] if layout == "nchw" else shape[1]
-    spec = preprocess.PreprocessSpec(size=size, crop=0.875, scale=1 / 127.5, mean=(1.0,),
-                                     layout=layout)
-    return [(item.name, spec.apply(item.load())[None])
+    """The default images, each a batch of one, preprocessed by the model's contract."""
+    contract = contract_of(path)
+    return [(item.name, contract.batch([item.load()]))
             for item in images.default_images(count=count)]
 
 

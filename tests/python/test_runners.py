@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from convmend.errors import ConvmendError
-from convmend.runners import LiteRtRunner, OnnxRuntimeRunner, open_runner
+from convmend.runners import (
+    KerasRunner,
+    LiteRtRunner,
+    OnnxRuntimeRunner,
+    SavedModelRunner,
+    TorchRunner,
+    open_runner,
+)
 
 RNG = np.random.default_rng(0)
 WEIGHT = RNG.standard_normal((3, 2, 3, 3)).astype(np.float32)
@@ -89,9 +96,15 @@ def test_onnx_input_errors_are_clear(tiny_onnx: Path) -> None:
 def test_open_runner_rejects_unknown_and_broken_files(tmp_path: Path) -> None:
     with pytest.raises(ConvmendError, match="model not found"):
         open_runner(tmp_path / "absent.onnx")
+    (tmp_path / "model.bin").write_bytes(b"x")
+    with pytest.raises(ConvmendError, match=r"no native runner for model\.bin"):
+        open_runner(tmp_path / "model.bin")
     (tmp_path / "model.h5").write_bytes(b"x")
-    with pytest.raises(ConvmendError, match=r"no native runner for model\.h5"):
+    with pytest.raises(ConvmendError, match=r"Keras cannot load .*model\.h5"):
         open_runner(tmp_path / "model.h5")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(ConvmendError, match="not a SavedModel"):
+        open_runner(tmp_path / "folder")
     (tmp_path / "broken.onnx").write_bytes(b"not a protobuf at all")
     with pytest.raises(ConvmendError, match=r"broken\.onnx"):
         open_runner(tmp_path / "broken.onnx")
@@ -144,7 +157,6 @@ def test_litert_run_and_all_tensors(tiny_tflite: Path) -> None:
 
 def test_torch_runner_hooks_every_leaf_module() -> None:
     torch = pytest.importorskip("torch")
-    from convmend.runners import TorchRunner
 
     model = torch.nn.Sequential(
         torch.nn.Conv2d(2, 3, 3, padding=1),
@@ -161,3 +173,87 @@ def test_torch_runner_hooks_every_leaf_module() -> None:
     assert list(values) == ["0", "1", "2", "3"]
     np.testing.assert_allclose(values["0"], conv_same(x, WEIGHT, BIAS), atol=1e-5)
     np.testing.assert_allclose(values["3"], runner.run(x)[0], atol=0)
+
+
+def tiny_torch_model():  # -> torch.nn.Module
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3, padding=1), torch.nn.Flatten())
+    with torch.no_grad():
+        model[0].weight.copy_(torch.from_numpy(WEIGHT))
+        model[0].bias.copy_(torch.from_numpy(BIAS))
+    return model.eval()
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_torch_export_program_gives_its_own_input_shape(tmp_path: Path, dynamic: bool) -> None:
+    torch = pytest.importorskip("torch")
+    # Not the 1x3x224x224 a guess would give: the runner must read the program.
+    example = torch.zeros(2 if dynamic else 1, 2, 4, 5)
+    shapes = ({0: torch.export.Dim("batch")},) if dynamic else None
+    program = torch.export.export(tiny_torch_model(), (example,), dynamic_shapes=shapes)
+    path = tmp_path / "tiny.pt2"
+    torch.export.save(program, str(path))
+    runner = open_runner(path)
+    assert isinstance(runner, TorchRunner)
+    assert runner.inputs()[0].shape == ((None,) if dynamic else (1,)) + (2, 4, 5)
+    x = RNG.standard_normal((3, 2, 4, 5)).astype(np.float32)
+    (y,) = runner.run(x)  # a fixed batch of 1 is run sample by sample
+    expected = conv_same(x, WEIGHT, BIAS).reshape(3, -1)
+    np.testing.assert_allclose(y, expected, atol=1e-5)
+
+
+def test_h5_keras_file_opens_in_keras(tmp_path: Path) -> None:
+    keras = pytest.importorskip("keras")
+    inputs = keras.Input((4, 4, 2), name="pixels")
+    outputs = keras.layers.Dense(3, name="dense")(keras.layers.Flatten(name="flat")(inputs))
+    model = keras.Model(inputs, outputs)
+    path = tmp_path / "tiny.h5"
+    model.save(str(path))
+    runner = open_runner(path)
+    assert isinstance(runner, KerasRunner)
+    x = RNG.standard_normal((2, 4, 4, 2)).astype(np.float32)
+    (y,) = runner.run(x)
+    np.testing.assert_allclose(y, np.asarray(model(x)), atol=1e-6)
+    assert {"flat", "dense"} <= set(runner.intermediate_names())
+
+
+@pytest.fixture(scope="module")
+def keras_photos() -> np.ndarray:
+    from convmend.images import default_images
+    from convmend.preprocess import preset
+
+    return preset("keras-tf").apply_batch([item.load() for item in default_images(count=3)])
+
+
+def test_saved_model_runner_matches_keras_with_named_intermediates(keras_photos) -> None:
+    pytest.importorskip("tensorflow")
+    from convmend.zoo import build
+
+    path = build.saved_model_from_keras("mobilenet_v2")
+    runner = open_runner(path, num_threads=2)
+    assert isinstance(runner, SavedModelRunner) and runner.format == "saved_model"
+    assert [(i.name, i.shape, i.dtype) for i in runner.inputs()] == [
+        ("input_layer", (None, 224, 224, 3), "float32")
+    ]
+    assert [(o.name, o.shape) for o in runner.outputs()] == [("output_0", (None, 1000))]
+    keras_runner = open_runner(build.keras_model("mobilenet_v2"))
+    (expected,) = keras_runner.run(keras_photos)
+    (probs,) = runner.run(keras_photos)
+    assert probs.shape == (3, 1000)
+    np.testing.assert_allclose(probs, expected, atol=1e-5)
+    assert runner.run({"input_layer": keras_photos})[0].tobytes() == probs.tobytes()
+
+    names = runner.intermediate_names()
+    assert names == runner.intermediate_names()  # stable
+    assert names[0] == "input_layer" and len(names) > 150
+    values = runner.run_with_intermediates(keras_photos[:2])
+    assert list(values) == names
+    np.testing.assert_allclose(values[names[-1]], probs[:2], atol=1e-5)
+    (relu,) = [n for n in names if n.endswith("/Conv1_relu_1/Relu6")]
+    keras_relu = keras_runner.run_with_intermediates(keras_photos[:2], names=["Conv1_relu"])
+    np.testing.assert_allclose(values[relu], keras_relu["Conv1_relu"], atol=1e-5)
+    only = runner.run_with_intermediates(keras_photos[:1], names=[relu])
+    assert list(only) == [relu] and only[relu].shape == (1, 112, 112, 32)
+    with pytest.raises(ConvmendError, match="no tensors named nope"):
+        runner.run_with_intermediates(keras_photos[:1], names=["nope"])

@@ -184,6 +184,37 @@ def test_keras_tflite_returns_all_tensors_and_matches_keras(keras_inputs) -> Non
     )
 
 
+def test_tflite_from_saved_model_agrees_with_keras_and_records_its_source(keras_inputs) -> None:
+    pytest.importorskip("tensorflow")
+    models = build.source_models("mobilenet_v2")
+    assert list(models) == ["torch", "keras", "tf", "tflite"]
+    assert models["torch"].suffix == ".pth" and models["keras"].suffix == ".keras"
+    assert (models["tf"] / "saved_model.pb").is_file()
+    tflite = build.build_format("mobilenet_v2", "tflite-saved_model")
+    assert models["tflite"] == tflite and tflite.suffix == ".tflite"
+    assert tflite != build.tflite_from_keras("mobilenet_v2", "float32")
+
+    (expected,) = open_runner(models["keras"]).run(keras_inputs)
+    runner = open_runner(tflite)
+    (probs,) = runner.run(keras_inputs)
+    np.testing.assert_allclose(probs, expected, atol=1e-5)
+    (from_saved_model,) = open_runner(models["tf"]).run(keras_inputs)
+    np.testing.assert_allclose(probs, from_saved_model, atol=1e-5)
+
+    meta = build.read_sidecar(tflite)
+    assert meta["key"]["task"] == "tflite_from_saved_model"
+    assert meta["key"]["source"] == "keras-saved_model"
+    assert meta["key"]["source_sha256"] == build.read_sidecar(models["tf"])["sha256"]
+    assert meta["notes"]["api"] == "tf.lite.TFLiteConverter.from_saved_model"
+    contract = meta["contract"]
+    assert contract["input_name"] == runner.inputs()[0].name
+    assert contract["spec"] == preset("keras-tf").to_dict()
+    assert contract["origin"] == "zoo: keras-tf, handed on from keras-saved_model"
+    stamp = tflite.stat().st_mtime_ns
+    assert build.tflite_from_saved_model("mobilenet_v2") == tflite
+    assert tflite.stat().st_mtime_ns == stamp  # cached
+
+
 def test_tf2onnx_from_keras_agrees_with_tflite(keras_inputs) -> None:
     onnx_path = build.onnx_from_keras("mobilenet_v2", opset=17)
     (from_onnx,) = open_runner(onnx_path).run(keras_inputs)

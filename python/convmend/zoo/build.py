@@ -4,6 +4,11 @@ Every artifact is made in a subprocess with a timeout (see ``tasks.py``), writte
 name and renamed into place, and described by a JSON sidecar: what made it, from which
 source file, with which package versions, and its sha256. An artifact whose sidecar matches
 the request and whose bytes match the hash is reused; anything else is rebuilt.
+
+Every artifact's sidecar also records its input contract (``convmend.contract``): how a
+photo becomes its input. Source models get the zoo's own knowledge (torchvision for the
+torch models; keras.applications' ``preprocess_input`` mode for the Keras ones) and each
+conversion hands its source's contract on, adapted to the input it wrote.
 """
 
 from __future__ import annotations
@@ -39,9 +44,18 @@ FORMATS = (
     "tflite-float32",
     "tflite-dynamic_int8",
     "tflite-float16",
+    "tflite-saved_model",
     "onnx-tf2onnx",
     "onnx-tf2onnx-saved_model",
 )
+
+# keras.applications' preprocess_input mode of each model, as a convmend.preprocess preset.
+KERAS_PRESETS = {
+    "mobilenet_v2": "keras-tf",
+    "resnet101": "keras-caffe",
+    "inception_v3": "inception",
+}
+_TORCH_TASKS = ("torch_module", "onnx_from_torch")
 
 _TORCH_PACKAGES = ("torch", "numpy")
 _KERAS_PACKAGES = ("tensorflow-cpu", "tensorflow", "keras", "numpy")
@@ -202,7 +216,68 @@ def _task(
             full["src"] = str(source)
         return [sys.executable, "-m", "convmend.zoo.tasks", json.dumps(full)]
 
-    return _build(path, key, what, command, timeout)
+    path = _build(path, key, what, command, timeout)
+    _record_contract(path, job, source, timeout)
+    return path
+
+
+def zoo_preset(name: str, task: str) -> tuple[str, Any]:
+    """(label, PreprocessSpec) the zoo knows for a model made by ``task``: torchvision's
+    eval transform for the torch models (Resize 342 + CenterCrop 299 for InceptionV3),
+    keras.applications' ``preprocess_input`` mode for the Keras ones and their exports."""
+    import dataclasses
+
+    from convmend import preprocess
+
+    _check_name(name)
+    if task in _TORCH_TASKS:
+        spec = preprocess.preset("torchvision")
+        if name == "inception_v3":
+            spec = dataclasses.replace(spec, size=299, crop=299 / 342)
+            return "torchvision (resize 342, crop 299)", spec
+        return "torchvision", spec
+    label = KERAS_PRESETS[name]
+    return label, preprocess.preset(label)
+
+
+def _model_input(path: Path, meta: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """The first input's name and shape: from the build's notes, or (for an artifact cached
+    before the notes carried it) by opening the artifact in a subprocess."""
+    found = meta.get("notes", {}).get("input")
+    if found:
+        return found
+    command = [
+        sys.executable,
+        "-m",
+        "convmend.zoo.tasks",
+        json.dumps({"task": "describe_input", "src": str(path)}),
+    ]
+    stdout = _run_subprocess(command, f"reading the input of {path.name}", timeout)
+    for line in stdout.splitlines():
+        if line.startswith(RESULT_PREFIX):
+            return json.loads(line[len(RESULT_PREFIX) :])["input"]
+    raise ConvmendError(f"reading the input of {path.name} printed no result")
+
+
+def _record_contract(path: Path, job: dict[str, Any], source: Path | None, timeout: float) -> None:
+    """Write the artifact's input contract into its sidecar unless it is there already."""
+    from convmend.contract import InputContract, write_contract
+
+    meta = read_sidecar(path)
+    if "contract" in meta:
+        return
+    model_input = _model_input(path, meta, timeout)
+    shape = tuple(model_input["shape"])
+    recorded = read_sidecar(source).get("contract") if source is not None else None
+    if recorded is not None:
+        base = InputContract.from_dict(recorded)
+        first = base.origin.split(", handed on from ")[0]
+        origin = f"{first}, handed on from {source.name}"
+    else:
+        label, spec = zoo_preset(job["name"], job["task"])
+        origin = f"zoo: {label}"
+        base = InputContract(spec, model_input["name"], shape, origin)
+    write_contract(path, base.for_input(model_input["name"], shape, origin))
 
 
 def _check_name(name: str) -> None:
@@ -304,6 +379,32 @@ def tflite_from_keras(name: str, mode: str = "float32", timeout: float = DEFAULT
     )
 
 
+def tflite_from_saved_model(name: str, timeout: float = DEFAULT_TIMEOUT) -> Path:
+    """TFLiteConverter.from_saved_model on the SavedModel directory, plain float32."""
+    source = saved_model_from_keras(name, timeout)
+    return _task(
+        {"task": "tflite_from_saved_model", "name": name},
+        f"TFLiteConverter.from_saved_model (float32) of {name}",
+        cache_dir() / name / "saved_model-float32.tflite",
+        _KERAS_PACKAGES,
+        source,
+        timeout,
+    )
+
+
+def source_models(name: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Path]:
+    """The four source models of a zoo model, by framework: the torch state dict, the
+    ``.keras`` file, the SavedModel directory exported from it and the float32 ``.tflite``
+    converted from that SavedModel."""
+    _check_name(name)
+    return {
+        "torch": torch_module(name, timeout),
+        "keras": keras_model(name, timeout),
+        "tf": saved_model_from_keras(name, timeout),
+        "tflite": tflite_from_saved_model(name, timeout),
+    }
+
+
 def onnx_from_keras(
     name: str, opset: int = 17, method: str = "from_keras", timeout: float = DEFAULT_TIMEOUT
 ) -> Path:
@@ -338,6 +439,8 @@ def build_format(name: str, fmt: str, timeout: float = DEFAULT_TIMEOUT) -> Path:
         return keras_model(name, timeout)
     if fmt == "saved_model":
         return saved_model_from_keras(name, timeout)
+    if fmt == "tflite-saved_model":
+        return tflite_from_saved_model(name, timeout)
     if fmt.startswith("tflite-"):
         return tflite_from_keras(name, fmt.removeprefix("tflite-"), timeout)
     if fmt == "onnx-tf2onnx":

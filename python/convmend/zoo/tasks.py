@@ -30,6 +30,16 @@ def input_size(name: str) -> int:
     return 299 if name == "inception_v3" else 224
 
 
+def _input_of(path: str) -> dict[str, Any]:
+    """Name and shape of the model's first input as convmend's native runner sees it;
+    recorded in the notes so that the parent can write the input contract without
+    importing a framework."""
+    from convmend.runners import open_runner
+
+    info = open_runner(path).inputs()[0]
+    return {"name": info.name, "shape": list(info.shape)}
+
+
 def torch_module(job: dict[str, Any]) -> dict[str, Any]:
     import torch
 
@@ -37,7 +47,12 @@ def torch_module(job: dict[str, Any]) -> dict[str, Any]:
 
     model = build_torch_model(job["name"])
     torch.save(model.state_dict(), job["out"])
-    return {"pretrained": job["name"] == "mobilenet_v2"}
+    size = input_size(job["name"])
+    # What TorchRunner reports for a zoo state dict (it needs the sidecar to open one).
+    return {
+        "pretrained": job["name"] == "mobilenet_v2",
+        "input": {"name": "input", "shape": [None, 3, size, size]},
+    }
 
 
 def onnx_from_torch(job: dict[str, Any]) -> dict[str, Any]:
@@ -69,6 +84,7 @@ def onnx_from_torch(job: dict[str, Any]) -> dict[str, Any]:
     notes: dict[str, Any] = {"opset_written": actual, "nodes": len(written.graph.node)}
     if actual != job["opset"]:
         notes["warning"] = f"exporter ignored opset {job['opset']} and wrote opset {actual}"
+    notes["input"] = _input_of(job["out"])
     return notes
 
 
@@ -103,7 +119,11 @@ def keras_model(job: dict[str, Any]) -> dict[str, Any]:
     model = getattr(keras.applications, KERAS_APPS[job["name"]])(weights=None)
     _randomize_keras_batchnorm(model, job["name"])
     model.save(job["out"])
-    return {"layers": len(model.layers), "classifier_activation": "softmax"}
+    return {
+        "layers": len(model.layers),
+        "classifier_activation": "softmax",
+        "input": _input_of(job["out"]),
+    }
 
 
 def saved_model_from_keras(job: dict[str, Any]) -> dict[str, Any]:
@@ -111,7 +131,7 @@ def saved_model_from_keras(job: dict[str, Any]) -> dict[str, Any]:
 
     model = keras.models.load_model(job["src"])
     model.export(job["out"], format="tf_saved_model")
-    return {"api": "keras.Model.export(format='tf_saved_model')"}
+    return {"api": "keras.Model.export(format='tf_saved_model')", "input": _input_of(job["out"])}
 
 
 def tflite_from_keras(job: dict[str, Any]) -> dict[str, Any]:
@@ -126,7 +146,20 @@ def tflite_from_keras(job: dict[str, Any]) -> dict[str, Any]:
         converter.target_spec.supported_types = [tf.float16]
     with open(job["out"], "wb") as handle:
         handle.write(converter.convert())
-    return {"api": "tf.lite.TFLiteConverter.from_keras_model"}
+    return {"api": "tf.lite.TFLiteConverter.from_keras_model", "input": _input_of(job["out"])}
+
+
+def tflite_from_saved_model(job: dict[str, Any]) -> dict[str, Any]:
+    """Plain float32 conversion of the SavedModel directory (its serving signature)."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(job["src"])
+    with open(job["out"], "wb") as handle:
+        handle.write(converter.convert())
+    return {
+        "api": "tf.lite.TFLiteConverter.from_saved_model",
+        "input": _input_of(job["out"]),
+    }
 
 
 def onnx_from_keras(job: dict[str, Any]) -> dict[str, Any]:
@@ -140,7 +173,7 @@ def onnx_from_keras(job: dict[str, Any]) -> dict[str, Any]:
     tf2onnx.convert.from_keras(
         model, input_signature=signature, opset=job["opset"], output_path=job["out"]
     )
-    return {"api": "tf2onnx.convert.from_keras"}
+    return {"api": "tf2onnx.convert.from_keras", "input": _input_of(job["out"])}
 
 
 def onnx_from_saved_model(job: dict[str, Any]) -> dict[str, Any]:
@@ -162,7 +195,12 @@ def onnx_from_saved_model(job: dict[str, Any]) -> dict[str, Any]:
         convert.main()
     finally:
         sys.argv = saved_argv
-    return {"api": "python -m tf2onnx.convert --saved-model"}
+    return {"api": "python -m tf2onnx.convert --saved-model", "input": _input_of(job["out"])}
+
+
+def describe_input(job: dict[str, Any]) -> dict[str, Any]:
+    """For an artifact cached before its notes carried the input: open it and say."""
+    return {"input": _input_of(job["src"])}
 
 
 TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -171,8 +209,10 @@ TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "keras_model": keras_model,
     "saved_model_from_keras": saved_model_from_keras,
     "tflite_from_keras": tflite_from_keras,
+    "tflite_from_saved_model": tflite_from_saved_model,
     "onnx_from_keras": onnx_from_keras,
     "onnx_from_saved_model": onnx_from_saved_model,
+    "describe_input": describe_input,
 }
 
 
