@@ -38,13 +38,6 @@ class TensorComparison:
     ours_vs_exact: float | None = None
     native_vs_exact: float | None = None
 
-    def within_drift(self, factor: float) -> bool:
-        """True when convmend's float32 result is no farther from float64 arithmetic than
-        `factor` times the native runtime's: the two disagree by float32 rounding that piles
-        up through the network in both, not by a difference in what is computed."""
-        return (self.ours_vs_exact is not None and self.native_vs_exact is not None
-                and self.ours_vs_exact <= factor * self.native_vs_exact)
-
 
 @dataclass
 class ExactnessReport:
