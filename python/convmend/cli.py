@@ -220,7 +220,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     inputs = graph.inputs()
     if len(inputs) != 1:
         raise ConvmendError(f"{path} has {len(inputs)} inputs; `run` feeds one image input")
-    spec = _spec_for(inputs[0], args.preprocess)
+    if not args.preprocess and Path(str(path) + ".json").is_file():
+        # A model convmend built or converted carries its input contract in its sidecar.
+        from convmend.contract import contract_of
+
+        spec = contract_of(path).for_input(inputs[0]["name"], inputs[0]["shape"],
+                                           "recorded").spec
+    else:
+        spec = _spec_for(inputs[0], args.preprocess)
     image_set = _image_set(args)
     interp = engine.Interpreter(graph, exact=args.exact, threads=args.threads)
     trace_names = None

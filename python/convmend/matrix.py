@@ -147,7 +147,8 @@ def run_unit(unit: Unit, sources: _Sources, images: int, reuse: bool = True) -> 
         except ConvmendError as exc:
             result["outcome"], result["diff_error"] = "run_failed", str(exc)
     result["seconds"] = round(time.monotonic() - start, 1)
-    write_json(record, {"key": key, "result": result})
+    if chain.status != "unavailable":  # an install later must not find a stale outcome
+        write_json(record, {"key": key, "result": result})
     return result
 
 
