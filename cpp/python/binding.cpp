@@ -14,6 +14,7 @@
 
 #include "api/model_io.h"
 #include "ir/graph.h"
+#include "python/py_graph.h"
 #include "runtime/interpreter.h"
 #include "runtime/observers.h"
 
@@ -92,11 +93,6 @@ py::object attr_to_python(const AttrValue& v) {
       },
       v);
 }
-
-// A graph shared between Python objects (an Interpreter keeps its graph alive).
-struct PyGraph {
-  std::shared_ptr<Graph> graph;
-};
 
 py::dict value_dict(const Value* v) {
   py::dict d;
@@ -231,6 +227,10 @@ void require_new_name(const Graph& g, const std::string& name) {
   if (g.find_value(name) != nullptr) throw StatusError("value '" + name + "' already exists");
 }
 }  // namespace
+
+namespace convmend {
+void bind_analysis(py::module_& m);  // analysis_binding.cpp
+}  // namespace convmend
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "convmend's C++ engine: IR, model readers and writers, interpreter";
@@ -474,4 +474,6 @@ PYBIND11_MODULE(_core, m) {
         return py::make_tuple(result, rows);
       }, py::arg("inputs"),
       "Runs once observing every node: (outputs, per-output statistics in run order).");
+
+  bind_analysis(m);
 }
