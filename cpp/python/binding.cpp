@@ -222,6 +222,12 @@ Value* existing_value(const Graph& g, const std::string& name, const std::string
   return v;
 }
 
+Node* existing_node(const Graph& g, const std::string& name) {
+  Node* n = g.find_node(name);
+  if (n == nullptr) throw StatusError("no node named '" + name + "' in the graph");
+  return n;
+}
+
 void require_new_name(const Graph& g, const std::string& name) {
   if (name.empty()) throw StatusError("a value needs a name");
   if (g.find_value(name) != nullptr) throw StatusError("value '" + name + "' already exists");
@@ -298,6 +304,88 @@ PYBIND11_MODULE(_core, m) {
            py::arg("op"), py::arg("name"), py::arg("inputs"), py::arg("outputs"),
            py::arg("attrs") = py::dict(), py::arg("source_format") = "",
            py::arg("source_name") = "", py::arg("source_op") = "", py::arg("source_index") = -1)
+      // ---- edits (fault planting, repairs); the graph is verified by the caller ----
+      .def("set_attr", [](PyGraph& g, const std::string& node, const std::string& key,
+                          const py::object& value) {
+             existing_node(*g.graph, node)->attrs().set(key, attr_from_python(key, value));
+           })
+      .def("remove_attr", [](PyGraph& g, const std::string& node, const std::string& key) {
+             existing_node(*g.graph, node)->attrs().erase(key);
+           })
+      .def("set_input", [](PyGraph& g, const std::string& node, size_t index,
+                           const std::string& value) {
+             Node* n = existing_node(*g.graph, node);
+             g.graph->set_input(n, index, value.empty() ? nullptr
+                                                        : existing_value(*g.graph, value, node));
+           },
+           "Rewire input `index` of a node to another value (\"\" removes an optional input).")
+      .def("replace_uses", [](PyGraph& g, const std::string& old_value,
+                              const std::string& new_value, const std::string& except_node) {
+             Value* from = existing_value(*g.graph, old_value, "replace_uses");
+             Value* to = existing_value(*g.graph, new_value, "replace_uses");
+             std::vector<std::pair<Node*, size_t>> keep;
+             if (!except_node.empty()) {
+               Node* n = existing_node(*g.graph, except_node);
+               for (size_t i = 0; i < n->inputs().size(); ++i) {
+                 if (n->input(i) == from) keep.emplace_back(n, i);
+               }
+             }
+             g.graph->replace_all_uses(from, to);
+             for (auto [n, i] : keep) g.graph->set_input(n, i, from);
+           },
+           py::arg("old_value"), py::arg("new_value"), py::arg("except_node") = "",
+           "Every consumer of old_value (graph outputs included) reads new_value instead, "
+           "except the node named except_node (the node just inserted after old_value).")
+      .def("bypass_node", [](PyGraph& g, const std::string& node, size_t input_index) {
+             Node* n = existing_node(*g.graph, node);
+             Value* in = n->input(input_index);
+             if (in == nullptr || n->outputs().size() != 1) {
+               throw StatusError(n->describe() + "cannot be bypassed through input " +
+                                 std::to_string(input_index));
+             }
+             g.graph->replace_all_uses(n->output(0), in);
+             check(g.graph->remove_node(n));
+           },
+           py::arg("node"), py::arg("input_index") = 0,
+           "Remove a one-output node, its consumers reading its input instead.")
+      .def("remove_node", [](PyGraph& g, const std::string& node) {
+             check(g.graph->remove_node(existing_node(*g.graph, node)));
+           })
+      .def("replace_op", [](PyGraph& g, const std::string& node, const std::string& op,
+                            const py::object& attrs) {
+             Node* old = existing_node(*g.graph, node);
+             OpKind kind;
+             if (!parse_op_kind(op, &kind)) throw StatusError("unknown IR op '" + op + "'");
+             std::vector<std::string> tmp_names;
+             for (const Value* v : old->outputs()) tmp_names.push_back(v->name() + "#replaced");
+             Node* fresh = g.graph->add_node(kind, node + "#replaced", old->inputs(), tmp_names);
+             if (attrs.is_none()) {
+               fresh->attrs() = old->attrs();
+             } else {
+               for (const auto& [k, v] : attrs.cast<py::dict>()) {
+                 const auto key = k.cast<std::string>();
+                 fresh->attrs().set(key, attr_from_python(key, v));
+               }
+             }
+             fresh->set_provenance(old->provenance());
+             std::vector<std::string> names;
+             for (size_t i = 0; i < old->outputs().size(); ++i) {
+               names.push_back(old->output(i)->name());
+               g.graph->replace_all_uses(old->output(i), fresh->output(i));
+             }
+             check(g.graph->remove_node(old));
+             fresh->set_name(node);
+             for (size_t i = 0; i < names.size(); ++i) fresh->output(i)->set_name(names[i]);
+           },
+           py::arg("node"), py::arg("op"), py::arg("attrs") = py::none(),
+           "Replace a node by one of another op on the same inputs, keeping names and "
+           "provenance; attrs None keeps the old attributes.")
+      .def("set_outputs", [](PyGraph& g, const std::vector<std::string>& names) {
+             std::vector<Value*> outs;
+             for (const auto& n : names) outs.push_back(existing_value(*g.graph, n, "output"));
+             g.graph->set_outputs(outs);
+           })
+      .def("remove_dead", [](PyGraph& g) { g.graph->remove_dead(); })
       .def("add_output", [](PyGraph& g, const std::string& name) {
              g.graph->add_output(existing_value(*g.graph, name, "graph output"));
            })
