@@ -19,7 +19,8 @@ setup: $(VENV)/.built .venv-converters/.built
 	bash scripts/converter_envs.sh
 	mkdir -p .venv-converters && touch $@
 
-$(VENV)/.bootstrapped: scripts/bootstrap.sh requirements.txt requirements-nodeps.txt
+$(VENV)/.bootstrapped: scripts/bootstrap.sh requirements.txt requirements-nodeps.txt \
+                       requirements-converters.txt requirements-converters-nodeps.txt
 	bash scripts/bootstrap.sh
 	touch $@
 

@@ -37,11 +37,16 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 stamp=.venv/.requirements.sha256
-want=$(cat requirements.txt requirements-nodeps.txt | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt requirements-nodeps.txt requirements-converters.txt \
+            requirements-converters-nodeps.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "bootstrap: installing Python packages (first time takes a few minutes)"
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -r requirements.txt
   .venv/bin/python -m pip install -q --no-deps -r requirements-nodeps.txt
+  # Converters that live beside the frameworks (see the README's dependency table); those
+  # whose declared pins conflict with ours but whose code works are installed without deps.
+  .venv/bin/python -m pip install -q -r requirements-converters.txt
+  .venv/bin/python -m pip install -q --no-deps -r requirements-converters-nodeps.txt
   echo "$want" > "$stamp"
 fi

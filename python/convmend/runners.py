@@ -10,6 +10,7 @@ sub-models for Keras and forward hooks for PyTorch.
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -347,7 +348,23 @@ class KerasRunner(Runner):
         try:
             self._model = keras.models.load_model(str(path), compile=False)
         except Exception as exc:  # Keras raises ValueError/TypeError/OSError alike
-            raise ConvmendError(f"Keras cannot load {path}: {exc}") from exc
+            legacy = _keras2_version(path)
+            if legacy is None:
+                raise ConvmendError(f"Keras cannot load {path}: {exc}") from exc
+            # Written by Keras 2 (tf_keras), as nobuco and onnx2tf do: Keras 3 cannot
+            # read it, the tf_keras package can (safe mode: no embedded code is run).
+            try:
+                import tf_keras
+            except ImportError:
+                raise ConvmendError(f"{path} was written by Keras {legacy}; install tf_keras "
+                                    "to run it") from exc
+            try:
+                self._model = tf_keras.models.load_model(str(path), compile=False,
+                                                         safe_mode=True)
+            except Exception as exc2:
+                raise ConvmendError(f"tf_keras cannot load {path} (Keras {legacy} file): "
+                                    f"{str(exc2).splitlines()[0][:300]}") from exc2
+            self._keras = tf_keras
         self._layers = {
             layer.name: layer
             for layer in self._model.layers
@@ -358,7 +375,8 @@ class KerasRunner(Runner):
     @staticmethod
     def _info(tensor) -> TensorInfo:
         shape = tuple(None if d is None else int(d) for d in tensor.shape)
-        return TensorInfo(tensor.name, shape, np.dtype(tensor.dtype).name)
+        dtype = getattr(tensor.dtype, "as_numpy_dtype", tensor.dtype)  # tf.DType in tf_keras
+        return TensorInfo(tensor.name, shape, np.dtype(dtype).name)
 
     def inputs(self) -> list[TensorInfo]:
         return [self._info(t) for t in self._model.inputs]
@@ -389,6 +407,19 @@ class KerasRunner(Runner):
         values = self._probe[1](self._ordered(feeds), training=False)  # type: ignore[operator]
         values = values if isinstance(values, (list, tuple)) else [values]
         return {n: np.asarray(v) for n, v in zip(wanted, values, strict=True)}
+
+
+def _keras2_version(path: Path) -> str | None:
+    """The Keras version that wrote a ``.keras`` zip, when it is a 2.x (tf_keras) file."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            meta = json.loads(archive.read("metadata.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    version = str(meta.get("keras_version", ""))
+    return version if version.startswith("2.") else None
 
 
 # --------------------------------------------------------------------------- TF SavedModel
