@@ -30,7 +30,7 @@ from convmend.convert.registry import SUFFIX, Converter, chain_name
 from convmend.errors import ConvmendError
 from convmend.fileio import sha256_of
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2
 DEFAULT_TIMEOUT = 1800.0
 DEFAULT_MEMORY_GB = 10.0
 PROBE_TIMEOUT = 600.0
@@ -265,6 +265,12 @@ def convert_step(
     return result
 
 
+def _static(shape: Sequence[int | None]) -> list[int]:
+    """An input shape as converters need it: batch 1, no unknown dimensions."""
+    fixed = [1 if d is None or d < 0 else int(d) for d in shape]
+    return [1, *fixed[1:]] if fixed else fixed
+
+
 def _run_step(converter: Converter, src: Path, source_probe: dict[str, Any], out: Path,
               timeout: float, memory_gb: float) -> StepResult:
     from convmend import contract as contracts
@@ -273,7 +279,7 @@ def _run_step(converter: Converter, src: Path, source_probe: dict[str, Any], out
     tmp = out.with_name(f".{out.stem}.tmp-{uuid.uuid4().hex[:8]}{out.suffix}")
     job = {"task": converter.task, "src": str(src), "out": str(tmp),
            "options": converter.option_dict,
-           "model": {"input_shape": source_probe["inputs"][0]["shape"],
+           "model": {"input_shape": _static(source_probe["inputs"][0]["shape"]),
                      "input_layout": source_probe["contract"]["spec"].get("layout")}}
     command = [str(converter.python()), str(converter.script()), json.dumps(job)]
     _remove(out)
