@@ -57,8 +57,8 @@ def plan(models: Sequence[str], sources: Sequence[str], targets: Sequence[str],
 
 
 def _unit_key(unit: Unit, source_sha: str, images: int) -> dict[str, Any]:
-    return {"version": UNIT_VERSION, "model": unit.model, "source": unit.source,
-            "target": unit.target, "chain": registry.chain_name(unit.chain),
+    return {"version": UNIT_VERSION, "record": execute.RECORD_VERSION, "model": unit.model,
+            "source": unit.source, "target": unit.target, "chain": registry.chain_name(unit.chain),
             "versions": {c.name: c.versions() for c in unit.chain},
             "source_sha256": source_sha, "images": images}
 
