@@ -402,7 +402,9 @@ class KerasRunner(Runner):
         wanted = tuple(self._layers if names is None else names)
         if self._probe is None or self._probe[0] != wanted:
             # ``model.input`` keeps the model's own input structure, as ``_ordered`` does.
-            probe = self._keras.Model(self._model.input, [self._layers[n].output for n in wanted])
+            inputs = self._model.inputs
+            probe = self._keras.Model(inputs[0] if len(inputs) == 1 else inputs,
+                                      [self._layers[n].output for n in wanted])
             self._probe = (wanted, probe)
         values = self._probe[1](self._ordered(feeds), training=False)  # type: ignore[operator]
         values = values if isinstance(values, (list, tuple)) else [values]
