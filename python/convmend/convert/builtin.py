@@ -30,9 +30,30 @@ def _static_shape(job: dict[str, Any]) -> list[int]:
 
 
 def _load_keras(path: str) -> Any:
+    """Keras 3, or tf_keras for a file Keras 2 wrote (nobuco's and onnx2tf's output):
+    what a user of those converters does to go on with the model."""
     import keras
 
-    return keras.models.load_model(path, compile=False)
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception:
+        if not _written_by_keras2(path):
+            raise
+    import tf_keras
+
+    return tf_keras.models.load_model(path, compile=False)
+
+
+def _written_by_keras2(path: str) -> bool:
+    import json
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return str(json.loads(archive.read("metadata.json")).get("keras_version",
+                                                                      "")).startswith("2.")
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return False
 
 
 def tflite_converter(job: dict[str, Any]) -> dict[str, Any]:
