@@ -9,7 +9,7 @@ CPP_SOURCES := $(shell find cpp -name '*.cpp' -o -name '*.h' -o -name '*.inc' 2>
                $(shell find tests/cpp -name '*.cpp' -o -name '*.h' -o -name '*.inc' 2>/dev/null)
 JOBS ?= $(shell nproc)
 
-.PHONY: setup demo test test-cpp test-asan test-python lint clean
+.PHONY: setup demo test test-cpp test-asan test-python test-heavy lint clean
 
 setup: $(VENV)/.built .venv-converters/.built
 
@@ -45,7 +45,12 @@ test-asan: setup
 	cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 
 test-python: setup
-	$(PY) -m pytest -q tests/python
+	$(PY) -m pytest -q -m "not heavy" --durations=15 tests/python
+
+# Each third-party converter on its own, on real models (the reduced matrix of `make test`
+# already runs one chain per cell through them); about 10 minutes more.
+test-heavy: setup
+	$(PY) -m pytest -q -m heavy tests/python
 
 lint: setup
 	$(VENV)/bin/ruff check python tests/python bench

@@ -19,6 +19,9 @@ import pytest
 from convmend.convert import protocol
 from convmend.zoo import build
 
+# Each converter alone; `make test` covers them through the reduced matrix.
+pytestmark = pytest.mark.heavy
+
 ROOT = Path(__file__).resolve().parents[2]
 THIRDPARTY = ROOT / "python" / "convmend" / "convert" / "thirdparty.py"
 MAX_REL_ERR = 1e-4
@@ -31,6 +34,7 @@ NHWC = [1, 224, 224, 3]
 CHECK = r"""
 import json, sys
 import numpy as np
+
 kind, src, out = sys.argv[1:4]
 x = np.random.default_rng(0).uniform(-1, 1, (1, 3, 224, 224)).astype(np.float32)
 nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
