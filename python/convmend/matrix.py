@@ -133,7 +133,11 @@ def run_unit(unit: Unit, sources: _Sources, images: int, reuse: bool = True) -> 
         "model": unit.model, "source": unit.source, "target": unit.target,
         "source_path": str(source), **chain.to_dict(), "outcome": chain.status,
     }
-    if chain.status == execute.OK and chain.output:
+    final_probe = chain.steps[-1].probe if chain.steps else None
+    if chain.status == execute.OK and final_probe and final_probe.get("contract") is None:
+        result["outcome"] = "input_mismatch"
+        result["error"] = final_probe.get("contract_error")
+    elif chain.status == execute.OK and chain.output:
         outputs = record.with_name(f"{unit.model}-{unit.source}-outputs-{images}.npz")
         diff_json = record.with_suffix(".diff.json")
         try:
@@ -142,8 +146,11 @@ def run_unit(unit: Unit, sources: _Sources, images: int, reuse: bool = True) -> 
             result["diff"] = document["summary"]
             result["contracts"] = {"source": document["source"]["contract"],
                                    "target": document["target"]["contract"]}
-            result["outcome"] = "faithful" if document["summary"]["disagreeing_images"] == 0 \
-                and document["summary"]["max_relative_error"] <= 1e-4 else "disagrees"
+            summary = document["summary"]
+            same = summary["disagreeing_images"] == 0 and summary["max_relative_error"] <= 1e-4
+            lossy = any(c.lossy for c in unit.chain)
+            result["outcome"] = "faithful" if same else (
+                "declared_lossy" if lossy else "disagrees")
         except ConvmendError as exc:
             result["outcome"], result["diff_error"] = "run_failed", str(exc)
     result["seconds"] = round(time.monotonic() - start, 1)
@@ -248,7 +255,8 @@ def _fmt(value: Any) -> str:
     return "" if value is None else f"{value:.3g}"
 
 
-_COLORS = {"faithful": "#d8f0d8", "disagrees": "#f8e0b0", "converter_error": "#f4c0c0",
+_COLORS = {"faithful": "#d8f0d8", "disagrees": "#f8e0b0", "declared_lossy": "#e8f0c0",
+           "input_mismatch": "#f8d0a0", "converter_error": "#f4c0c0",
            "crash": "#e89090", "timeout": "#e8b0e8", "out_of_memory": "#e8b0e8",
            "load_failed": "#f4c0c0", "run_failed": "#f4c0c0", "unavailable": "#dddddd",
            "no_output": "#f4c0c0", "source_failed": "#dddddd"}

@@ -40,6 +40,7 @@ def probe(path: str | Path) -> dict[str, Any]:
     import numpy as np
 
     from convmend import contract as contracts
+    from convmend.errors import ConvmendError
     from convmend.runners import open_runner
 
     fmt = model_format(path)
@@ -51,14 +52,19 @@ def probe(path: str | Path) -> dict[str, Any]:
     info = inputs[0]
     shape = [1 if i == 0 or d is None or d < 0 else int(d) for i, d in enumerate(info.shape)]
     out = runner.run({info.name: np.zeros(shape, dtype=np.float32)})
-    contract = contracts.contract_of(path, runner)
+    try:
+        contract: dict[str, Any] | None = contracts.contract_of(path, runner).to_dict()
+        contract_error = None
+    except ConvmendError as exc:  # loads and runs, but photos cannot be fed as it is
+        contract, contract_error = None, str(exc)
     return {
         "format": fmt,
         "inputs": [{"name": i.name, "shape": list(i.shape), "dtype": i.dtype} for i in inputs],
         "outputs": [{"name": o.name, "shape": list(o.shape), "dtype": o.dtype}
                     for o in runner.outputs()],
         "output_shape": list(np.asarray(out[0]).shape),
-        "contract": contract.to_dict(),
+        "contract": contract,
+        "contract_error": contract_error,
     }
 
 

@@ -304,13 +304,21 @@ def _run_step(converter: Converter, src: Path, source_probe: dict[str, Any], out
         except ConvmendError as exc:
             step.status, step.error = "load_failed", str(exc)
             return step
-        source_contract = contracts.InputContract.from_dict(source_probe["contract"])
+        step.output, step.probe = str(out), probe
         first = probe["inputs"][0]
-        handed = source_contract.for_input(first["name"], first["shape"],
-                                           origin=f"handed on by {converter.name}")
+        try:
+            source_contract = contracts.InputContract.from_dict(source_probe["contract"])
+            handed = source_contract.for_input(first["name"], first["shape"],
+                                               origin=f"handed on by {converter.name}")
+        except (ConvmendError, TypeError) as exc:
+            # It loads and runs, but the source's photos cannot be fed to its input as they
+            # are (onnx2tf reading an NHWC input as NCHW makes [1, 224, 3, 224]).
+            probe["contract"] = None
+            probe["contract_error"] = (f"input {first['name']} {first['shape']} does not take "
+                                       f"the source's images: {exc}")
+            return step
         contracts.write_contract(out, handed)
         probe["contract"] = handed.to_dict()
-        step.output, step.probe = str(out), probe
         return step
     finally:
         _remove(tmp)
@@ -329,6 +337,10 @@ def convert_chain(
     probe = source_probe or probe_model(current, memory_gb=memory_gb)
     steps: list[StepResult] = []
     for converter in chain:
+        if probe.get("contract") is None:  # the previous output takes no images as they are
+            steps.append(StepResult(converter.name, "input_mismatch",
+                                    error=probe.get("contract_error")))
+            break
         step = convert_step(converter, current, probe, timeout, memory_gb, reuse)
         steps.append(step)
         if step.status != OK or step.output is None or step.probe is None:

@@ -342,13 +342,29 @@ def _keras_model_from_keras3_file(path: str) -> tuple[Any, dict[str, Any]]:
     return model, notes
 
 
+def _keras_file_version(path: str) -> str:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return str(json.loads(archive.read("metadata.json")).get("keras_version", ""))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return ""
+
+
 def onnxmltools(job: dict[str, Any]) -> dict[str, Any]:
     _quiet_tf()
     import onnxmltools as omt
 
     opset = (job.get("options") or {}).get("opset")
     start = time.monotonic()
-    model, rebuild = _keras_model_from_keras3_file(job["src"])
+    version = _keras_file_version(job["src"])
+    if version.startswith("2."):  # a Keras 2 file (nobuco, onnx2tf): this Keras reads it
+        import tensorflow as tf
+
+        model = tf.keras.models.load_model(job["src"], compile=False)
+        rebuild: dict[str, Any] = {"keras_file_version": version,
+                                   "rebuilt_with": "tf.keras.models.load_model"}
+    else:
+        model, rebuild = _keras_model_from_keras3_file(job["src"])
     rebuilt = time.monotonic()
     onnx_model = omt.convert_keras(model, name=model.name, target_opset=opset)
     omt.utils.save_model(onnx_model, job["out"])
