@@ -39,8 +39,9 @@ def test_every_cell_has_a_recorded_outcome(document: dict) -> None:
                 if s != t and registry.chains(s, t)}
     got = {(c["source"], c["target"]) for c in document["cells"]}
     assert got == expected
-    allowed = {"faithful", "disagrees", "declared_lossy", "input_mismatch", "converter_error", "crash", "timeout", "out_of_memory",
-               "no_output", "load_failed", "run_failed", "unavailable"}
+    allowed = {"faithful", "disagrees", "declared_lossy", "input_mismatch", "converter_error",
+               "crash", "timeout", "out_of_memory", "no_output", "load_failed", "run_failed",
+               "unavailable"}
     for cell in document["cells"]:
         assert cell["outcome"] in allowed, cell
         if cell["outcome"] in ("faithful", "disagrees"):
