@@ -6,6 +6,7 @@
 #include <string>
 
 #include "analysis/align.h"
+#include "analysis/localize.h"
 #include "python/py_graph.h"
 
 namespace py = pybind11;
@@ -67,9 +68,200 @@ std::string align_to_json(const PyGraph& source, const PyGraph& target,
   return json;
 }
 
+// ---- localize ----
+
+Tensor array_to_tensor(const py::handle& item, const char* which) {
+  py::array a = py::array::ensure(item, py::array::c_style);
+  if (!a) raise_convmend_error(std::string(which) + ": expected numpy arrays");
+  const char kind = a.dtype().kind();
+  const auto size = a.itemsize();
+  DType dtype;
+  if (kind == 'f' && (size == 4 || size == 8)) {
+    // Float batches are fed as float32, as the models declare them.
+    using F32Array = py::array_t<float, py::array::c_style | py::array::forcecast>;
+    a = F32Array::ensure(item);
+    dtype = DType::kFloat32;
+  } else if (kind == 'u' && size == 1) {
+    dtype = DType::kUInt8;
+  } else if (kind == 'i' && size == 1) {
+    dtype = DType::kInt8;
+  } else if (kind == 'i' && size == 4) {
+    dtype = DType::kInt32;
+  } else if (kind == 'i' && size == 8) {
+    dtype = DType::kInt64;
+  } else {
+    raise_convmend_error(std::string(which) + ": unsupported dtype " +
+                         py::str(a.dtype()).cast<std::string>());
+  }
+  Shape shape(a.shape(), a.shape() + a.ndim());
+  Result<Tensor> t = Tensor::from_bytes(dtype, shape, a.data(), static_cast<size_t>(a.nbytes()));
+  if (!t.is_ok()) raise_convmend_error(t.status().message());
+  return std::move(t).value();
+}
+
+std::vector<Tensor> arrays_to_tensors(const py::list& arrays, const char* which) {
+  std::vector<Tensor> out;
+  for (const py::handle& item : arrays) out.push_back(array_to_tensor(item, which));
+  return out;
+}
+
+// The alignment dict of _core.align back into an Alignment (ids, comparison, transform).
+analysis::Alignment alignment_from_dict(const py::dict& d) {
+  analysis::Alignment a;
+  auto ids = [](const py::handle& nodes) {
+    std::vector<int64_t> out;
+    for (const py::handle& n : nodes) out.push_back(n["id"].cast<int64_t>());
+    return out;
+  };
+  try {
+    for (const py::handle& m : d["matches"]) {
+      analysis::NodeMatch nm;
+      nm.source_nodes = ids(m["source_nodes"]);
+      nm.target_nodes = ids(m["target_nodes"]);
+      py::handle c = m["comparison"];
+      nm.source_value = c["source_value"]["id"].cast<int64_t>();
+      nm.target_value = c["target_value"]["id"].cast<int64_t>();
+      const auto transform = c["transform"].cast<std::string>();
+      nm.transform = transform == "identity"  ? analysis::ValueTransform::kIdentity
+                     : transform == "permute" ? analysis::ValueTransform::kPermute
+                     : transform == "reshape" ? analysis::ValueTransform::kReshape
+                                              : analysis::ValueTransform::kIncomparable;
+      py::object perm = c["permutation"];
+      if (!perm.is_none()) {
+        for (const py::handle& p : perm) nm.permutation.push_back(p.cast<int64_t>());
+      }
+      const auto kind = m["kind"].cast<std::string>();
+      nm.kind = kind == "fused"          ? analysis::MatchKind::kFused
+                : kind == "split"        ? analysis::MatchKind::kSplit
+                : kind == "many_to_many" ? analysis::MatchKind::kManyToMany
+                                         : analysis::MatchKind::kOneToOne;
+      nm.anchor = m["anchor"].cast<bool>();
+      nm.in_order = m["in_order"].cast<bool>();
+      nm.confidence = m["confidence"].cast<double>();
+      a.matches.push_back(std::move(nm));
+    }
+    a.unmatched_source = ids(d["unmatched_source"]);
+    a.unmatched_target = ids(d["unmatched_target"]);
+  } catch (const py::error_already_set& e) {
+    raise_convmend_error(std::string("alignment: not an alignment dict (") + e.what() + ")");
+  } catch (const py::cast_error& e) {
+    raise_convmend_error(std::string("alignment: not an alignment dict (") + e.what() + ")");
+  }
+  return a;
+}
+
+py::dict node_ref(const Graph& g, int64_t id) {
+  py::dict d;
+  d["id"] = id;
+  const Node* n = g.node_by_id(id);
+  d["name"] = n != nullptr ? n->name() : std::string();
+  d["op"] = n != nullptr ? std::string(n->op_name()) : std::string();
+  py::dict p;
+  if (n != nullptr) {
+    p["format"] = n->provenance().format;
+    p["name"] = n->provenance().name;
+    p["op_type"] = n->provenance().op_type;
+  }
+  d["provenance"] = p;
+  return d;
+}
+
+py::dict localize_to_dict(const PyGraph& source, const PyGraph& target,
+                          const py::list& source_inputs, const py::list& target_inputs,
+                          const py::object& alignment, bool confirm, int max_confirmations) {
+  std::vector<Tensor> s_in = arrays_to_tensors(source_inputs, "source_inputs");
+  std::vector<Tensor> t_in = arrays_to_tensors(target_inputs, "target_inputs");
+  analysis::Alignment align_result;
+  py::object alignment_dict = alignment;
+  if (alignment.is_none()) {
+    std::string json;
+    Status status;
+    {
+      py::gil_scoped_release release;
+      Result<analysis::ActivationSamples> samples =
+          analysis::trace_samples(*source.graph, *target.graph, s_in, t_in, 8);
+      Result<analysis::Alignment> a =
+          samples.is_ok() ? analysis::align(*source.graph, *target.graph, analysis::AlignOptions{},
+                                            &samples.value())
+                          : Result<analysis::Alignment>(samples.status());
+      if (a.is_ok()) {
+        json = analysis::to_json(*a, *source.graph, *target.graph);
+        align_result = std::move(a).value();
+      } else {
+        status = a.status();
+      }
+    }
+    if (!status.is_ok()) raise_convmend_error(status.message());
+    alignment_dict = py::module_::import("json").attr("loads")(json);
+  } else {
+    if (!py::isinstance<py::dict>(alignment)) raise_convmend_error("alignment: expected a dict");
+    align_result = alignment_from_dict(alignment.cast<py::dict>());
+  }
+  analysis::LocalizeOptions options;
+  options.confirm = confirm;
+  options.max_confirmations = max_confirmations;
+  Result<analysis::LocalizeResult> r = Status();
+  {
+    py::gil_scoped_release release;
+    r = analysis::localize(*source.graph, *target.graph, align_result, s_in, t_in, options);
+  }
+  if (!r.is_ok()) raise_convmend_error(r.status().message());
+  const Graph& sg = *source.graph;
+  const Graph& tg = *target.graph;
+  py::list findings;
+  for (const analysis::Finding& f : r->findings) {
+    py::dict d;
+    d["code"] = f.code;
+    d["stage"] = f.stage;
+    py::list tn, sn;
+    for (int64_t id : f.target_nodes) tn.append(node_ref(tg, id));
+    for (int64_t id : f.source_nodes) sn.append(node_ref(sg, id));
+    d["target_nodes"] = tn;
+    d["source_nodes"] = sn;
+    py::dict evidence;
+    for (const auto& [k, v] : f.evidence) evidence[py::str(k)] = py::str(v);
+    d["evidence"] = evidence;
+    d["confirmed"] = f.confirmed;
+    d["discrepancy_before"] = f.discrepancy_before;
+    d["discrepancy_after_patch"] = f.discrepancy_after_patch;
+    d["disagreeing_before"] = f.disagreeing_before;
+    d["disagreeing_after_patch"] = f.disagreeing_after_patch;
+    d["confidence"] = f.confidence;
+    d["patch"] = f.patch;
+    findings.append(d);
+  }
+  py::list errors;
+  for (const analysis::MatchError& e : r->errors) {
+    const analysis::NodeMatch& m = align_result.matches[size_t(e.match_index)];
+    const Value* sv = sg.value_by_id(m.source_value);
+    const Value* tv = tg.value_by_id(m.target_value);
+    py::dict d;
+    d["match"] = e.match_index;
+    d["source_value"] = sv != nullptr ? sv->name() : std::string();
+    d["target_value"] = tv != nullptr ? tv->name() : std::string();
+    d["propagated"] = e.propagated;
+    d["isolated"] = e.isolated;
+    d["tolerance"] = e.tolerance;
+    d["op_class"] = e.op_class;
+    errors.append(d);
+  }
+  py::dict out;
+  out["alignment"] = alignment_dict;
+  out["findings"] = findings;
+  out["errors"] = errors;
+  return out;
+}
+
 }  // namespace
 
 void bind_analysis(py::module_& m) {
+  m.def("localize", &localize_to_dict, py::arg("source_graph"), py::arg("target_graph"),
+        py::arg("source_inputs"), py::arg("target_inputs"), py::arg("alignment") = py::none(),
+        py::arg("confirm") = true, py::arg("max_confirmations") = 20,
+        "Localizes what the conversion broke (docs/localize.md): {'alignment', 'findings' "
+        "(confirmed first, then by confidence), 'errors' (per aligned pair)}. source_inputs "
+        "feed the source graph, target_inputs are the same pixels in the target's layout; "
+        "alignment None aligns with the batch's activations.");
   m.def(
       "align_json",
       [](const PyGraph& source, const PyGraph& target, const py::object& source_traced,
