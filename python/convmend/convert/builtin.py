@@ -82,7 +82,11 @@ def keras_export(job: dict[str, Any]) -> dict[str, Any]:
     """``keras.Model.export(format="tf_saved_model")``: Keras to a SavedModel."""
     import keras
 
-    _load_keras(job["src"]).export(job["out"], format="tf_saved_model")
+    model = _load_keras(job["src"])
+    if type(model).__module__.startswith("tf_keras"):  # Keras 2 writes SavedModels only
+        model.export(job["out"])
+        return {"api": "tf_keras Model.export", "keras": keras.__version__}
+    model.export(job["out"], format="tf_saved_model")
     return {"api": "keras.Model.export(format='tf_saved_model')", "keras": keras.__version__}
 
 
