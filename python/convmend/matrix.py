@@ -63,6 +63,24 @@ def _unit_key(unit: Unit, source_sha: str, images: int) -> dict[str, Any]:
             "source_sha256": source_sha, "images": images}
 
 
+def _cached_record(unit: Unit, images: int) -> dict[str, Any] | None:
+    """A finished record of this unit for any source hash (used when reporting only)."""
+    folder = execute.cache_root().parent / "matrix"
+    chain = registry.chain_name(unit.chain)
+    for record in sorted(folder.glob(f"{unit.model}-{unit.source}-{unit.target}-*.json")):
+        if record.name.endswith(".diff.json"):
+            continue
+        try:
+            saved = json.loads(record.read_text())
+        except ValueError:
+            continue
+        key = saved.get("key", {})
+        if key.get("chain") == chain and key.get("images") == images and \
+                key.get("record") == execute.RECORD_VERSION:
+            return dict(saved["result"], cached=True)
+    return None
+
+
 def _record_path(key: dict[str, Any]) -> Path:
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
     folder = execute.cache_root().parent / "matrix"
@@ -113,8 +131,15 @@ def _diff(source: Path, target: Path, images: int, source_outputs: Path, json_ou
     raise ConvmendError(lines[-1] if lines else f"diff exited {proc.returncode}")
 
 
-def run_unit(unit: Unit, sources: _Sources, images: int, reuse: bool = True) -> dict[str, Any]:
-    """Convert through the chain, then diff the result against the source natively."""
+def run_unit(unit: Unit, sources: _Sources, images: int, reuse: bool = True,
+             cached_only: bool = False) -> dict[str, Any]:
+    """Convert through the chain, then diff the result against the source natively.
+    ``cached_only`` reports a unit without a finished record as not run."""
+    if cached_only:
+        found = _cached_record(unit, images)
+        return found or {"model": unit.model, "source": unit.source, "target": unit.target,
+                         "chain": registry.chain_name(unit.chain), "outcome": "not_run",
+                         "steps": []}
     source = sources.path(unit.model, unit.source)
     source_probe = sources.probe(source)
     key = _unit_key(unit, execute._source_identity(source), images)
@@ -163,7 +188,7 @@ def run_matrix(models: Sequence[str], sources: Sequence[str] = SOURCES,
                targets: Sequence[str] = TARGETS, images: int = 20, jobs: int = 2,
                all_chains: bool = True, timeout: float = execute.DEFAULT_TIMEOUT,
                memory_gb: float = execute.DEFAULT_MEMORY_GB, reuse: bool = True,
-               log: Any = None) -> dict[str, Any]:
+               log: Any = None, cached_only: bool = False) -> dict[str, Any]:
     from convmend import __version__
 
     units = plan(models, sources, targets, all_chains)
@@ -173,7 +198,8 @@ def run_matrix(models: Sequence[str], sources: Sequence[str] = SOURCES,
     results: list[dict[str, Any]] = []
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(run_unit, u, shared, images, reuse): u for u in units}
+        futures = {pool.submit(run_unit, u, shared, images, reuse, cached_only): u
+                   for u in units}
         for done, future in enumerate(as_completed(futures), 1):
             unit = futures[future]
             try:
@@ -259,6 +285,7 @@ _COLORS = {"faithful": "#d8f0d8", "disagrees": "#f8e0b0", "declared_lossy": "#e8
            "input_mismatch": "#f8d0a0", "converter_error": "#f4c0c0",
            "crash": "#e89090", "timeout": "#e8b0e8", "out_of_memory": "#e8b0e8",
            "load_failed": "#f4c0c0", "run_failed": "#f4c0c0", "unavailable": "#dddddd",
+           "not_run": "#ffffff",
            "no_output": "#f4c0c0", "source_failed": "#dddddd"}
 
 
