@@ -98,6 +98,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", default=".", metavar="DIR",
                    help="folder for matrix.json, matrix.md and matrix.html")
     p.add_argument("--fresh", action="store_true", help="redo finished cells and conversions")
+    p.add_argument("--report-only", action="store_true",
+                   help="write the reports from finished cells; run nothing")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds per conversion step")
     p.add_argument("--memory-gb", type=float, default=10.0, help="address-space cap per step")
 
@@ -105,6 +107,24 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("action", choices=["build"])
     p.add_argument("rest", nargs=argparse.REMAINDER,
                    help="--models ... --formats ... --timeout S")
+
+    p = sub.add_parser("localize", help="where and why a converted model differs from its source")
+    p.add_argument("source")
+    p.add_argument("target")
+    p.add_argument("--images", metavar="DIR", help="image folder (default: the packaged images)")
+    p.add_argument("--count", type=int, help="number of images (variants fill up when needed)")
+    p.add_argument("--preprocess-source", metavar="SPEC",
+                   help="override the source's input contract (preset or key=value list)")
+    p.add_argument("--preprocess-target", metavar="SPEC",
+                   help="override the target's input contract")
+    p.add_argument("--no-confirm", action="store_true",
+                   help="skip the causal check (patching each suspect in the IR)")
+    p.add_argument("--native", action="store_true",
+                   help="also compare labels in the models' own runtimes")
+    p.add_argument("--trust", action="store_true",
+                   help="allow model files that carry code (Keras Lambda layers, pickles)")
+    p.add_argument("--json", metavar="OUT", help="write the report as JSON")
+    p.add_argument("--html", metavar="OUT", help="write the report as an HTML page")
 
     sub.add_parser("demo", help="the engine on the default models and images (no download)")
     return parser.parse_args(argv)
@@ -462,7 +482,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         raise ConvmendError(f"output folder does not exist: {out_dir}")
     document = matrix.run_matrix(args.models, args.sources, args.targets, args.images,
                                  args.jobs, not args.one_chain, args.timeout, args.memory_gb,
-                                 reuse=not args.fresh, log=lambda line: print(line, flush=True))
+                                 reuse=not args.fresh, log=lambda line: print(line, flush=True),
+                                 cached_only=args.report_only)
     paths = matrix.write_reports(document, out_dir)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
@@ -475,6 +496,37 @@ def cmd_zoo(args: argparse.Namespace) -> int:
     return build.main(rest)
 
 
+def cmd_localize(args: argparse.Namespace) -> int:
+    from convmend import fileio
+    from convmend import localize as localizing
+
+    src, dst = Path(args.source), Path(args.target)
+    for model in (src, dst):
+        if not model.exists():
+            raise ConvmendError(f"model file not found: {model}")
+    out_json = fileio.check_output_path(args.json, [src, dst]) if args.json else None
+    out_html = (fileio.check_output_path(args.html, [src, dst] + ([out_json] if out_json else []))
+                if args.html else None)
+    if args.count is not None and args.count < 1:
+        raise ConvmendError("--count must be at least 1")
+    image_set = _image_set(args)
+    report = localizing.localize(src, dst, images=image_set, trust=args.trust,
+                                 confirm=not args.no_confirm, native=args.native,
+                                 source_preprocess=args.preprocess_source,
+                                 target_preprocess=args.preprocess_target,
+                                 log=lambda line: print(f"... {line}", file=sys.stderr,
+                                                        flush=True))
+    for line in localizing.summary_lines(report):
+        print(line)
+    if out_json is not None:
+        fileio.write_json(out_json, report)
+    if out_html is not None:
+        from convmend.report_html import write_html
+
+        write_html(out_html, report)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from convmend import demo
 
@@ -482,7 +534,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"inspect": cmd_inspect, "run": cmd_run, "convert": cmd_convert, "diff": cmd_diff,
-            "matrix": cmd_matrix, "zoo": cmd_zoo, "demo": cmd_demo}
+            "matrix": cmd_matrix, "zoo": cmd_zoo, "localize": cmd_localize,
+            "demo": cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:
