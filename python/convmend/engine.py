@@ -25,6 +25,7 @@ except ImportError as exc:  # the extension is built by `make setup` / `pip inst
 Graph = _core.Graph
 Interpreter = _core.Interpreter
 ENGINE_FORMATS = (".onnx", ".tflite")
+FRONTEND_SUFFIXES = (".keras", ".h5", ".hdf5", ".pt", ".pth", ".pt2")
 
 
 def load(path: str | Path, trust: bool = False) -> Any:
@@ -34,8 +35,8 @@ def load(path: str | Path, trust: bool = False) -> Any:
     p = Path(path)
     if not p.exists():
         raise ConvmendError(f"model file not found: {p}")
-    if p.suffix.lower() in ENGINE_FORMATS and not p.is_dir():
-        return _core.load(str(p))
+    if not p.is_dir() and p.suffix.lower() not in FRONTEND_SUFFIXES:
+        return _core.load(str(p))  # ONNX or TFLite, told apart by content
     from convmend.frontends import load_graph
 
     return load_graph(p, trust=trust)

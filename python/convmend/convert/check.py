@@ -25,10 +25,11 @@ def model_format(path: str | Path) -> str:
     if p.is_dir():
         if (p / "saved_model.pb").exists() or (p / "saved_model.pbtxt").exists():
             return "tf"
-        raise ConvmendError(f"{p} is a folder without saved_model.pb; not a TF SavedModel")
+        raise ConvmendError(f"{p} is a directory without saved_model.pb, so not a TF "
+                           "SavedModel")
     suffix = p.suffix.lower()
     for fmt, suffixes in (("onnx", (".onnx",)), ("tflite", (".tflite",)),
-                          ("keras", (".keras", ".h5")), ("torch", (".pt", ".pth", ".pt2"))):
+                          ("keras", (".keras", ".h5", ".hdf5")), ("torch", (".pt", ".pth", ".pt2"))):
         if suffix in suffixes:
             return fmt
     raise ConvmendError(f"unknown model format for {p.name}: expected .onnx, .tflite, .keras, "
