@@ -29,7 +29,8 @@ def model_format(path: str | Path) -> str:
                            "SavedModel")
     suffix = p.suffix.lower()
     for fmt, suffixes in (("onnx", (".onnx",)), ("tflite", (".tflite",)),
-                          ("keras", (".keras", ".h5", ".hdf5")), ("torch", (".pt", ".pth", ".pt2"))):
+                          ("keras", (".keras", ".h5", ".hdf5")),
+                          ("torch", (".pt", ".pth", ".pt2"))):
         if suffix in suffixes:
             return fmt
     raise ConvmendError(f"unknown model format for {p.name}: expected .onnx, .tflite, .keras, "

@@ -14,7 +14,6 @@ conversion hands its source's contract on, adapted to the input it wrote.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from convmend.errors import ConvmendError
+from convmend.fileio import sha256_of
 from convmend.zoo.tasks import RESULT_PREFIX
 
 MODEL_NAMES = ("mobilenet_v2", "resnet101", "inception_v3")
@@ -79,16 +79,7 @@ def _versions(packages: Sequence[str]) -> dict[str, str]:
 
 
 def _sha256(path: Path) -> str:
-    """Hash a file, or a directory as its sorted relative paths and contents."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        if path.is_dir():
-            digest.update(str(file.relative_to(path)).encode() + b"\0")
-        with open(file, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
+    return sha256_of(path)
 
 
 def _sidecar(path: Path) -> Path:
