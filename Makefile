@@ -47,8 +47,9 @@ test-asan: setup
 test-python: setup
 	$(PY) -m pytest -q -m "not heavy" --durations=15 tests/python
 
-# Each third-party converter on its own, on real models (the reduced matrix of `make test`
-# already runs one chain per cell through them); about 10 minutes more.
+# Each third-party converter on its own (the reduced matrix of `make test` already runs one
+# chain per cell through them) and the engine's exactness and round trips on ResNet101 and
+# InceptionV3 (MobileNetV2's run in make test); about 20 minutes more.
 test-heavy: setup
 	$(PY) -m pytest -q -m heavy tests/python
 

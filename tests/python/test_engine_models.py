@@ -47,7 +47,8 @@ def params() -> list:
     out = []
     for name in MODELS:
         for variant in VARIANTS:
-            marks = [] if name == "mobilenet_v2" else [pytest.mark.slow]
+            # ResNet101 and InceptionV3 (about 9 minutes with their builds): make test-heavy.
+            marks = [] if name == "mobilenet_v2" else [pytest.mark.slow, pytest.mark.heavy]
             out.append(pytest.param(name, variant, marks=marks, id=f"{name}-{variant}"))
     return out
 
