@@ -65,6 +65,7 @@ def check(label: str, path: Path, count: int) -> dict:
         row.update(status="failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
         return row
     data = report.to_dict()
+    data.pop("model", None)  # the path; the row keeps its label and path
     row.update(status="ok", seconds=round(time.monotonic() - start, 1), **data)
     return row
 
