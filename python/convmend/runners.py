@@ -348,7 +348,7 @@ class KerasRunner(Runner):
         try:
             self._model = keras.models.load_model(str(path), compile=False)
         except Exception as exc:  # Keras raises ValueError/TypeError/OSError alike
-            legacy = _keras2_version(path)
+            legacy = keras2_version(path)
             if legacy is None:
                 raise ConvmendError(f"Keras cannot load {path}: {exc}") from exc
             # Written by Keras 2 (tf_keras), as nobuco and onnx2tf do: Keras 3 cannot
@@ -411,7 +411,7 @@ class KerasRunner(Runner):
         return {n: np.asarray(v) for n, v in zip(wanted, values, strict=True)}
 
 
-def _keras2_version(path: Path) -> str | None:
+def keras2_version(path: str | Path) -> str | None:
     """The Keras version that wrote a ``.keras`` zip, when it is a 2.x (tf_keras) file."""
     import zipfile
 

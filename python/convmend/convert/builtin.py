@@ -37,23 +37,13 @@ def _load_keras(path: str) -> Any:
     try:
         return keras.models.load_model(path, compile=False)
     except Exception:
-        if not _written_by_keras2(path):
+        from convmend.runners import keras2_version
+
+        if keras2_version(path) is None:
             raise
     import tf_keras
 
     return tf_keras.models.load_model(path, compile=False)
-
-
-def _written_by_keras2(path: str) -> bool:
-    import json
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return str(json.loads(archive.read("metadata.json")).get("keras_version",
-                                                                      "")).startswith("2.")
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return False
 
 
 def tflite_converter(job: dict[str, Any]) -> dict[str, Any]:

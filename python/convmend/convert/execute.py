@@ -212,12 +212,11 @@ def _remove(path: Path) -> None:
 
 
 def _source_identity(src: Path) -> str:
-    """The sha256 of a source model, from its zoo or conversion record when it has one."""
+    """The sha256 of a source model, from its zoo record when it has one."""
     sidecar = Path(str(src) + ".json")
     if sidecar.exists():
         try:
-            meta = json.loads(sidecar.read_text())
-            sha = meta.get("sha256") or meta.get("conversion", {}).get("sha256")
+            sha = json.loads(sidecar.read_text()).get("sha256")
             if sha:
                 return sha
         except ValueError:

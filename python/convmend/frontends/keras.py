@@ -151,6 +151,16 @@ def _pair(v: Any) -> list[int]:
 _INNER = "inner layers unsupported"
 
 
+def _unique_name(used: set[str], base: str) -> str:
+    """``base``, or ``base_1``, ``base_2``... : the first name not in ``used`` (then added)."""
+    name, k = base, 1
+    while name in used:
+        name = f"{base}_{k}"
+        k += 1
+    used.add(name)
+    return name
+
+
 class _Skip(Exception):
     """A layer the frontend cannot express: recorded, the walk goes on."""
 
@@ -183,12 +193,7 @@ class _Builder:
     # ---- helpers -------------------------------------------------------------------------
 
     def unique(self, base: str) -> str:
-        name, k = base, 1
-        while name in self.used:
-            name = f"{base}_{k}"
-            k += 1
-        self.used.add(name)
-        return name
+        return _unique_name(self.used, base)
 
     def const(self, suffix: str, array: np.ndarray, layout: str = "") -> str:
         name = self.unique(f"{self.layer_name}/{suffix}")
@@ -899,12 +904,7 @@ class _TfKerasConfig:
 
     # ---- helpers
     def unique(self, base: str) -> str:
-        name, k = base, 1
-        while name in self.used:
-            name = f"{base}_{k}"
-            k += 1
-        self.used.add(name)
-        return name
+        return _unique_name(self.used, base)
 
     def const(self, suffix: str, value: Any, dtype: Any = np.float32, layout: str = "") -> str:
         name = self.unique(f"{self.layer['name']}/{suffix}")
