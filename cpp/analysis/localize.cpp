@@ -45,18 +45,6 @@ std::string fmt(double v) {
   return o.str();
 }
 
-Result<Tensor> slice_batch(const Tensor& t, int64_t begin, int64_t count) {
-  if (t.rank() == 0 || t.dim(0) < begin + count) {
-    return error(StatusCode::kInvalidArgument, "input of shape ", shape_to_string(t.shape()),
-                 " has no images ", begin, "..", begin + count - 1);
-  }
-  if (begin == 0 && count == t.dim(0)) return t;
-  Shape s = t.shape();
-  const size_t row = t.byte_size() / size_t(s[0]);
-  s[0] = count;
-  return Tensor::from_bytes(t.dtype(), s, t.raw() + row * size_t(begin), row * size_t(count));
-}
-
 // Every value computed from constants only, by value id.
 std::vector<bool> constant_values(const Graph& g, const std::vector<Node*>& order) {
   int64_t max_id = 0;
@@ -81,26 +69,6 @@ std::vector<int> positions(const std::vector<Node*>& order) {
   std::vector<int> p(size_t(max_id + 1), -1);
   for (size_t i = 0; i < order.size(); ++i) p[size_t(order[i]->id())] = int(i);
   return p;
-}
-
-// A graph whose runtime inputs accept any batch size when the file fixed it (tf2onnx writes
-// batch 1); nullptr when no input needs it.
-Result<std::unique_ptr<Graph>> relaxed_batch(const Graph& g, int64_t batch) {
-  bool needed = false;
-  for (const Value* v : g.inputs()) {
-    if (!v->is_constant() && !v->shape().empty() && v->shape()[0] >= 0 && v->shape()[0] != batch) {
-      needed = true;
-    }
-  }
-  if (!needed) return std::unique_ptr<Graph>();
-  ASSIGN_OR_RETURN(std::unique_ptr<Graph> c, g.clone());
-  for (Value* v : c->inputs()) {
-    if (v->is_constant() || v->shape().empty()) continue;
-    Shape s = v->shape();
-    s[0] = -1;
-    v->set_shape(s);
-  }
-  return c;
 }
 
 // Output comparison of one chunk: relative error accumulated over every output pair, top-1
@@ -274,6 +242,38 @@ Discrepancy summarize(const std::vector<OutputComparison>& per_chunk) {
 }
 
 }  // namespace
+
+Result<Tensor> slice_batch(const Tensor& t, int64_t begin, int64_t count) {
+  if (t.rank() == 0 || t.dim(0) < begin + count) {
+    return error(StatusCode::kInvalidArgument, "input of shape ", shape_to_string(t.shape()),
+                 " has no images ", begin, "..", begin + count - 1);
+  }
+  if (begin == 0 && count == t.dim(0)) return t;
+  Shape s = t.shape();
+  const size_t row = t.byte_size() / size_t(s[0]);
+  s[0] = count;
+  return Tensor::from_bytes(t.dtype(), s, t.raw() + row * size_t(begin), row * size_t(count));
+}
+
+// A graph whose runtime inputs accept any batch size when the file fixed it (tf2onnx writes
+// batch 1); nullptr when no input needs it.
+Result<std::unique_ptr<Graph>> relaxed_batch(const Graph& g, int64_t batch) {
+  bool needed = false;
+  for (const Value* v : g.inputs()) {
+    if (!v->is_constant() && !v->shape().empty() && v->shape()[0] >= 0 && v->shape()[0] != batch) {
+      needed = true;
+    }
+  }
+  if (!needed) return std::unique_ptr<Graph>();
+  ASSIGN_OR_RETURN(std::unique_ptr<Graph> c, g.clone());
+  for (Value* v : c->inputs()) {
+    if (v->is_constant() || v->shape().empty()) continue;
+    Shape s = v->shape();
+    s[0] = -1;
+    v->set_shape(s);
+  }
+  return c;
+}
 
 std::vector<const Node*> data_nodes(const Graph& graph, const std::vector<int64_t>& ids,
                                     const std::vector<bool>& constant,

@@ -45,6 +45,12 @@ std::vector<const Node*> data_nodes(const Graph& graph, const std::vector<int64_
                                     const std::vector<int>& position);
 bool is_layout_op(OpKind op);
 
+// Images [begin, begin + count) of a batch (the whole tensor when that is all of it).
+Result<Tensor> slice_batch(const Tensor& t, int64_t begin, int64_t count);
+// A clone whose runtime inputs accept any batch size when the file fixed it (tf2onnx writes
+// batch 1); nullptr when no input needs it.
+Result<std::unique_ptr<Graph>> relaxed_batch(const Graph& g, int64_t batch);
+
 // The stages; each appends suspects.
 void check_parameters(const LocalizeContext& ctx, std::vector<Suspect>* out);
 void check_hyperparameters(const LocalizeContext& ctx, std::vector<Suspect>* out);

@@ -7,6 +7,7 @@
 
 #include "analysis/align.h"
 #include "analysis/localize.h"
+#include "analysis/repair.h"
 #include "python/py_graph.h"
 
 namespace py = pybind11;
@@ -166,6 +167,87 @@ py::dict node_ref(const Graph& g, int64_t id) {
   return d;
 }
 
+py::dict finding_to_dict(const analysis::Finding& f, const Graph& sg, const Graph& tg) {
+  py::dict d;
+  d["code"] = f.code;
+  d["stage"] = f.stage;
+  py::list tn, sn;
+  for (int64_t id : f.target_nodes) tn.append(node_ref(tg, id));
+  for (int64_t id : f.source_nodes) sn.append(node_ref(sg, id));
+  d["target_nodes"] = tn;
+  d["source_nodes"] = sn;
+  py::dict evidence;
+  for (const auto& [k, v] : f.evidence) evidence[py::str(k)] = py::str(v);
+  d["evidence"] = evidence;
+  d["confirmed"] = f.confirmed;
+  d["discrepancy_before"] = f.discrepancy_before;
+  d["discrepancy_after_patch"] = f.discrepancy_after_patch;
+  d["disagreeing_before"] = f.disagreeing_before;
+  d["disagreeing_after_patch"] = f.disagreeing_after_patch;
+  d["confidence"] = f.confidence;
+  d["patch"] = f.patch;
+  return d;
+}
+
+py::dict score_to_dict(const analysis::BatchScore& s) {
+  py::dict d;
+  d["relative_error"] = s.relative;
+  d["disagreeing"] = s.disagreeing;
+  d["images"] = s.disagree.size();
+  return d;
+}
+
+// Source and target graph -> {'graph': the repaired target, 'steps', 'before', 'after',
+// 'rounds', 'stopped', 'remaining'}.
+py::dict repair_to_dict(const PyGraph& source, const PyGraph& target,
+                        const py::list& source_inputs, const py::list& target_inputs,
+                        int max_rounds, double goal, bool restore_precision,
+                        int max_confirmations) {
+  std::vector<Tensor> s_in = arrays_to_tensors(source_inputs, "source_inputs");
+  std::vector<Tensor> t_in = arrays_to_tensors(target_inputs, "target_inputs");
+  analysis::RepairOptions options;
+  options.max_rounds = max_rounds;
+  options.goal_relative_error = goal;
+  options.restore_precision = restore_precision;
+  options.localize.max_confirmations = max_confirmations;
+  Result<analysis::RepairResult> r = Status();
+  {
+    py::gil_scoped_release release;
+    r = analysis::repair(*source.graph, *target.graph, nullptr, s_in, t_in, options);
+  }
+  if (!r.is_ok()) raise_convmend_error(r.status().message());
+  const Graph& sg = *source.graph;
+  // Node ids of findings are valid in the graph they were found in; the repaired graph keeps
+  // every id an edit did not remove, and the original target names the rest.
+  const Graph& tg = *target.graph;
+  py::list steps;
+  for (const analysis::RepairStep& st : r->steps) {
+    py::dict d = finding_to_dict(st.finding, sg, tg);
+    d["round"] = st.round;
+    py::list edits;
+    for (const std::string& e : st.edits) edits.append(e);
+    d["edits"] = edits;
+    d["kept"] = st.kept;
+    d["reason"] = st.reason;
+    d["before"] = score_to_dict(st.before);
+    d["after"] = score_to_dict(st.after);
+    steps.append(d);
+  }
+  py::list remaining;
+  for (const analysis::Finding& f : r->remaining) {
+    remaining.append(finding_to_dict(f, sg, *r->repaired));
+  }
+  py::dict out;
+  out["steps"] = steps;
+  out["remaining"] = remaining;
+  out["before"] = score_to_dict(r->before);
+  out["after"] = score_to_dict(r->after);
+  out["rounds"] = r->rounds;
+  out["stopped"] = r->stopped;
+  out["graph"] = PyGraph{std::shared_ptr<Graph>(std::move(r->repaired))};
+  return out;
+}
+
 py::dict localize_to_dict(const PyGraph& source, const PyGraph& target,
                           const py::list& source_inputs, const py::list& target_inputs,
                           const py::object& alignment, bool confirm, int max_confirmations) {
@@ -209,27 +291,7 @@ py::dict localize_to_dict(const PyGraph& source, const PyGraph& target,
   const Graph& sg = *source.graph;
   const Graph& tg = *target.graph;
   py::list findings;
-  for (const analysis::Finding& f : r->findings) {
-    py::dict d;
-    d["code"] = f.code;
-    d["stage"] = f.stage;
-    py::list tn, sn;
-    for (int64_t id : f.target_nodes) tn.append(node_ref(tg, id));
-    for (int64_t id : f.source_nodes) sn.append(node_ref(sg, id));
-    d["target_nodes"] = tn;
-    d["source_nodes"] = sn;
-    py::dict evidence;
-    for (const auto& [k, v] : f.evidence) evidence[py::str(k)] = py::str(v);
-    d["evidence"] = evidence;
-    d["confirmed"] = f.confirmed;
-    d["discrepancy_before"] = f.discrepancy_before;
-    d["discrepancy_after_patch"] = f.discrepancy_after_patch;
-    d["disagreeing_before"] = f.disagreeing_before;
-    d["disagreeing_after_patch"] = f.disagreeing_after_patch;
-    d["confidence"] = f.confidence;
-    d["patch"] = f.patch;
-    findings.append(d);
-  }
+  for (const analysis::Finding& f : r->findings) findings.append(finding_to_dict(f, sg, tg));
   py::list errors;
   for (const analysis::MatchError& e : r->errors) {
     const analysis::NodeMatch& m = align_result.matches[size_t(e.match_index)];
@@ -255,6 +317,14 @@ py::dict localize_to_dict(const PyGraph& source, const PyGraph& target,
 }  // namespace
 
 void bind_analysis(py::module_& m) {
+  m.def("repair", &repair_to_dict, py::arg("source_graph"), py::arg("target_graph"),
+        py::arg("source_inputs"), py::arg("target_inputs"), py::arg("max_rounds") = 4,
+        py::arg("goal") = 1e-4, py::arg("restore_precision") = false,
+        py::arg("max_confirmations") = 20,
+        "Repairs target_graph against source_graph on the batch (docs/repair.md): {'graph' "
+        "(the repaired target, a new Graph), 'steps' (every finding whose edits were tried, "
+        "kept or not, with the batch before and after), 'before', 'after', 'rounds', "
+        "'stopped', 'remaining' (findings not resolved)}.");
   m.def("localize", &localize_to_dict, py::arg("source_graph"), py::arg("target_graph"),
         py::arg("source_inputs"), py::arg("target_inputs"), py::arg("alignment") = py::none(),
         py::arg("confirm") = true, py::arg("max_confirmations") = 20,

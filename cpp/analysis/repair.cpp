@@ -1,0 +1,258 @@
+// The repair loop (see repair.h): localize, try each finding's edits on a clone, keep what
+// improves the validation batch without breaking an image that agreed, repeat.
+#include "analysis/repair.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <sstream>
+
+#include "analysis/compare.h"
+#include "analysis/localize_internal.h"
+#include "runtime/interpreter.h"
+
+namespace convmend::analysis {
+namespace {
+
+constexpr int64_t kChunk = 16;
+
+std::string fmt(double v) {
+  std::ostringstream o;
+  o.precision(3);
+  o << v;
+  return o.str();
+}
+
+// Chunks of a batch, concatenated along the first axis.
+Result<Tensor> concat_rows(const std::vector<Tensor>& parts) {
+  if (parts.empty()) return error(StatusCode::kInternal, "concat_rows: nothing to join");
+  if (parts.size() == 1) return parts[0];
+  Shape shape = parts[0].shape();
+  if (shape.empty()) return error(StatusCode::kInvalidArgument, "an output has no batch axis");
+  std::vector<std::byte> bytes;
+  int64_t rows = 0;
+  for (const Tensor& p : parts) {
+    Shape rest = p.shape();
+    if (p.dtype() != parts[0].dtype() || rest.size() != shape.size() ||
+        !std::equal(rest.begin() + 1, rest.end(), shape.begin() + 1)) {
+      return error(StatusCode::kInvalidArgument, "chunks of one output differ in shape: ",
+                   shape_to_string(parts[0].shape()), " and ", shape_to_string(rest));
+    }
+    rows += rest[0];
+    bytes.insert(bytes.end(), p.raw(), p.raw() + p.byte_size());
+  }
+  shape[0] = rows;
+  return Tensor::from_bytes(parts[0].dtype(), shape, bytes.data(), bytes.size());
+}
+
+std::string score_text(const BatchScore& s) {
+  return "output rel. error " + fmt(s.relative) + ", " + std::to_string(s.disagreeing) + " of " +
+         std::to_string(s.disagree.size()) + " images disagree";
+}
+
+bool tried_for_repair(const Finding& f, const RepairOptions& options) {
+  if (f.edits.empty() || f.code == "runtime.numeric") return false;
+  return f.code != "param.declared_lossy" || options.restore_precision;
+}
+
+}  // namespace
+
+Result<std::vector<Tensor>> run_batch(const Graph& graph, const std::vector<Tensor>& inputs,
+                                      int64_t chunk) {
+  if (inputs.empty() || inputs[0].rank() == 0) {
+    return error(StatusCode::kInvalidArgument, "run_batch: no input batch");
+  }
+  const int64_t batch = inputs[0].dim(0);
+  chunk = std::clamp<int64_t>(chunk, 1, std::max<int64_t>(batch, 1));
+  ASSIGN_OR_RETURN(std::unique_ptr<Graph> relaxed, relaxed_batch(graph, chunk));
+  ASSIGN_OR_RETURN(std::unique_ptr<Interpreter> interp,
+                   Interpreter::create(relaxed ? *relaxed : graph));
+  std::vector<std::vector<Tensor>> parts;
+  int64_t step = chunk;
+  for (int64_t begin = 0; begin < batch;) {
+    const int64_t count = std::min(step, batch - begin);
+    std::vector<Tensor> in;
+    for (const Tensor& t : inputs) {
+      ASSIGN_OR_RETURN(Tensor c, slice_batch(t, begin, count));
+      in.push_back(std::move(c));
+    }
+    std::vector<Tensor> outs;
+    Status s = interp->run(in, &outs);
+    if (!s.is_ok()) {
+      if (step > 1 && begin == 0) {  // a Reshape with a fixed batch: one image at a time
+        step = 1;
+        continue;
+      }
+      return s.with_context("running the batch: ");
+    }
+    if (parts.empty()) parts.resize(outs.size());
+    if (outs.size() != parts.size()) {
+      return error(StatusCode::kInternal, "run_batch: output count changed between chunks");
+    }
+    for (size_t i = 0; i < outs.size(); ++i) parts[i].push_back(std::move(outs[i]));
+    begin += count;
+  }
+  std::vector<Tensor> joined;
+  for (const std::vector<Tensor>& p : parts) {
+    ASSIGN_OR_RETURN(Tensor t, concat_rows(p));
+    joined.push_back(std::move(t));
+  }
+  return joined;
+}
+
+BatchScore score_outputs(const std::vector<Tensor>& source, const std::vector<Tensor>& target) {
+  BatchScore s;
+  ErrorAccumulator acc;
+  if (source.size() != target.size()) acc.valid = false;
+  for (size_t i = 0; i < std::min(source.size(), target.size()); ++i) acc.add(target[i], source[i]);
+  s.relative = acc.relative();
+  std::vector<int64_t> a, b;
+  if (!source.empty()) a = top1_labels(source[0]);
+  if (!target.empty() && !source.empty() &&
+      target[0].num_elements() == source[0].num_elements()) {
+    b = top1_labels(target[0]);
+  }
+  s.disagreeing = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const bool differs = i >= b.size() || a[i] != b[i];
+    s.disagree.push_back(differs);
+    s.disagreeing += differs;
+  }
+  return s;
+}
+
+Result<RepairResult> repair(const Graph& source, const Graph& target, const Alignment* alignment,
+                            const std::vector<Tensor>& source_inputs,
+                            const std::vector<Tensor>& target_inputs,
+                            const RepairOptions& options) {
+  if (source_inputs.empty() || target_inputs.empty() || source_inputs[0].rank() == 0 ||
+      target_inputs[0].rank() == 0 || source_inputs[0].dim(0) != target_inputs[0].dim(0)) {
+    return error(StatusCode::kInvalidArgument,
+                 "repair: the source and target batches must hold the same images");
+  }
+  RepairResult result;
+  ASSIGN_OR_RETURN(std::vector<Tensor> source_out, run_batch(source, source_inputs, kChunk));
+  ASSIGN_OR_RETURN(result.repaired, target.clone());
+  {
+    Result<std::vector<Tensor>> out = run_batch(*result.repaired, target_inputs, kChunk);
+    if (!out.is_ok()) return out.status().with_context("repair: the target does not run: ");
+    result.before = score_outputs(source_out, *out);
+  }
+  BatchScore current = result.before;
+  const double goal = options.goal_relative_error;
+  result.stopped = "the round limit (" + std::to_string(options.max_rounds) + ") was reached";
+  for (int round = 1; round <= options.max_rounds; ++round) {
+    if (current.agrees(goal)) break;
+    Graph& graph = *result.repaired;
+    Alignment aligned;
+    if (round == 1 && alignment != nullptr) {
+      aligned = *alignment;
+    } else {
+      ASSIGN_OR_RETURN(ActivationSamples samples,
+                       trace_samples(source, graph, source_inputs, target_inputs, 8));
+      ASSIGN_OR_RETURN(aligned, align(source, graph, AlignOptions{}, &samples));
+    }
+    ASSIGN_OR_RETURN(LocalizeResult found,
+                     localize(source, graph, aligned, source_inputs, target_inputs,
+                              options.localize));
+    result.rounds = round;
+    result.remaining.clear();
+    bool kept_any = false;
+    // Tries one set of edits; keeps it when the batch improves without breaking an image.
+    auto attempt = [&](Finding f) -> Result<bool> {
+      RepairStep step;
+      step.round = round;
+      step.before = current;
+      for (const Edit& e : f.edits) step.edits.push_back(describe_edit(*result.repaired, e));
+      ASSIGN_OR_RETURN(std::unique_ptr<Graph> trial, result.repaired->clone());
+      Status applied = apply_edits(*trial, f.edits, nullptr);
+      Result<std::vector<Tensor>> out =
+          applied.is_ok() ? run_batch(*trial, target_inputs, kChunk)
+                          : Result<std::vector<Tensor>>(applied);
+      if (!applied.is_ok()) {
+        step.reason = "does not apply (an earlier edit changed these nodes): " + applied.message();
+      } else if (!out.is_ok()) {
+        step.reason = "the edited graph does not run: " + out.status().message();
+      } else {
+        step.after = score_outputs(source_out, *out);
+        bool breaks = false;
+        for (size_t i = 0; i < std::min(step.after.disagree.size(), current.disagree.size()); ++i) {
+          breaks |= step.after.disagree[i] && !current.disagree[i];
+        }
+        const bool finite = std::isfinite(step.after.relative) && step.after.relative >= 0;
+        const bool fewer = step.after.disagreeing < current.disagreeing;
+        const bool closer = step.after.relative < 0.9 * current.relative;
+        if (!finite) {
+          step.reason = "dropped: the outputs no longer compare with the source's";
+        } else if (breaks) {
+          step.reason = "dropped: an image that agreed would disagree (" +
+                        score_text(step.after) + ")";
+        } else if (step.after.disagreeing > current.disagreeing || !(fewer || closer)) {
+          step.reason = "dropped: no improvement (" + score_text(step.after) + ")";
+        } else {
+          step.kept = true;
+          step.reason = "kept: " + score_text(current) + " -> " + score_text(step.after);
+          result.repaired = std::move(trial);
+          current = step.after;
+        }
+      }
+      const bool kept = step.kept;
+      step.finding = std::move(f);
+      result.steps.push_back(std::move(step));
+      return kept;
+    };
+    std::vector<Finding> dropped;
+    for (Finding& f : found.findings) {
+      if (!tried_for_repair(f, options) || current.agrees(goal)) {
+        result.remaining.push_back(f);
+        continue;
+      }
+      ASSIGN_OR_RETURN(bool kept, attempt(f));
+      kept_any |= kept;
+      if (!kept) dropped.push_back(f);
+    }
+    // A fault planted at every instance of one op (ReLU6 exported as ReLU everywhere) is
+    // fixed by no single edit: findings of one code that each did not help are tried together.
+    if (!kept_any && !current.agrees(goal)) {
+      std::map<std::string, Finding> groups;
+      std::map<std::string, int> members;
+      for (const Finding& f : dropped) {
+        Finding& g = groups[f.code];
+        if (members[f.code]++ == 0) {
+          g = f;
+          continue;
+        }
+        g.target_nodes.insert(g.target_nodes.end(), f.target_nodes.begin(), f.target_nodes.end());
+        g.source_nodes.insert(g.source_nodes.end(), f.source_nodes.begin(), f.source_nodes.end());
+        g.edits.insert(g.edits.end(), f.edits.begin(), f.edits.end());
+      }
+      for (auto& [code, g] : groups) {
+        if (members[code] < 2 || current.agrees(goal)) continue;
+        g.evidence["group"] = std::to_string(members[code]) + " findings of " + code +
+                              " applied together (none helped alone)";
+        ASSIGN_OR_RETURN(bool kept, attempt(g));
+        kept_any |= kept;
+      }
+    }
+    for (const Finding& f : dropped) {
+      bool resolved = false;
+      for (const RepairStep& st : result.steps) {
+        resolved |= st.kept && st.round == round && st.finding.code == f.code &&
+                    st.finding.edits.size() > f.edits.size();
+      }
+      if (!resolved) result.remaining.push_back(f);
+    }
+    if (current.agrees(goal)) break;
+    if (!kept_any) {
+      result.stopped = "no edit of round " + std::to_string(round) + " improved the batch";
+      break;
+    }
+  }
+  if (current.agrees(goal)) {
+    result.stopped = "the target agrees with the source (" + score_text(current) + ")";
+  }
+  result.after = current;
+  return result;
+}
+
+}  // namespace convmend::analysis

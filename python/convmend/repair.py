@@ -1,0 +1,390 @@
+"""Fix what a converter broke and prove it: the `convmend repair` job.
+
+1. **Input contract** (Python, as in localize): when the target is fed other pixels than the
+   source expects, either the repaired model's contract (its sidecar ``<out>.json``) records
+   the preprocessing that works (``input_fix="emit"``, the default), or the difference is
+   baked into the model's input as a per-channel Gather / Mul / Add (``input_fix="bake"``),
+   so that the model takes what its old contract produces.
+2. **Parameters, hyperparameters, graph** (C++, ``convmend._core.repair``): localize, try
+   each finding's edits on a clone, keep an edit only when the validation batch (the
+   disagreeing images and agreeing ones) improves and no agreeing image starts to disagree,
+   repeat on the repaired graph until it agrees or nothing helps.
+3. **Write** the repaired graph in the target's own format (ONNX and TFLite through the C++
+   writers), atomically, never over an input; the sidecar carries the repaired contract.
+4. **Verify** natively: the source and the repaired file run in their own runtimes on all
+   images; the report gives disagreement and logit error before and after.
+
+Declared-lossy changes (quantization, float16) are reported and kept. Report schema:
+docs/repair.md.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from convmend.errors import ConvmendError
+
+SCHEMA = "convmend.repair/1"
+# Native agreement the repair aims at (the issue's bar): relative logit error.
+GOAL_RELATIVE_ERROR = 1e-4
+WRITABLE_FORMATS = {".onnx": "onnx", ".tflite": "tflite"}
+INPUT_FIXES = ("emit", "bake")
+
+
+# ---------------------------------------------------------------- input contract
+
+
+def _channel_axis(layout: str) -> int:
+    return 1 if layout == "nchw" else 3
+
+
+def fit_input_transform(own: np.ndarray, wanted: np.ndarray,
+                        layout: str) -> tuple[list[int], np.ndarray, np.ndarray] | None:
+    """(channel order, scale, shift) with ``wanted[:, c] = own[:, order[c]] * a[c] + b[c]``,
+    or None when no per-channel affine map fits (the geometry differs)."""
+    axis = _channel_axis(layout)
+    if own.shape != wanted.shape or own.shape[axis] != 3:
+        return None
+    o = np.moveaxis(own.astype(np.float64), axis, 0).reshape(3, -1)
+    w = np.moveaxis(wanted.astype(np.float64), axis, 0).reshape(3, -1)
+    span = max(float(np.abs(w).max()), 1e-12)
+    for order in ([0, 1, 2], [2, 1, 0]):
+        a, b, ok = np.zeros(3), np.zeros(3), True
+        for c in range(3):
+            x, y = o[order[c]], w[c]
+            design = np.stack([x, np.ones_like(x)], axis=1)
+            (slope, shift), *_ = np.linalg.lstsq(design, y, rcond=None)
+            if np.abs(x * slope + shift - y).max() > 1e-4 * span:
+                ok = False
+                break
+            a[c], b[c] = slope, shift
+        if ok:
+            return order, a, b
+    return None
+
+
+def bake_input(graph: Any, order: list[int], scale: np.ndarray, shift: np.ndarray,
+               layout: str) -> list[str]:
+    """Insert Gather (when the channel order changes), Mul and Add after the graph's image
+    input; the descriptions of what was inserted."""
+    name = graph.inputs()[0]["name"]
+    axis = _channel_axis(layout)
+    shape = [1, 1, 1, 1]
+    shape[axis] = 3
+    done: list[str] = []
+    current, tag, first = name, "convmend_input", ""
+    steps = []
+    if order != [0, 1, 2]:
+        graph.add_constant(f"{tag}/order", np.asarray(order, dtype=np.int64))
+        steps.append(("Gather", "gather", f"{tag}/order", {"axis": axis},
+                      f"Gather channels {order} on axis {axis}"))
+    if not np.allclose(scale, 1.0):
+        graph.add_constant(f"{tag}/scale", scale.astype(np.float32).reshape(shape))
+        steps.append(("Mul", "mul", f"{tag}/scale", {},
+                      "Mul by " + ", ".join(f"{v:.6g}" for v in scale)))
+    if not np.allclose(shift, 0.0):
+        graph.add_constant(f"{tag}/shift", shift.astype(np.float32).reshape(shape))
+        steps.append(("Add", "add", f"{tag}/shift", {},
+                      "Add " + ", ".join(f"{v:.6g}" for v in shift)))
+    for op, short, constant, attrs, text in steps:
+        node = f"{tag}/{short}"
+        graph.add_node(op, node, [current, constant], [f"{node}:0"], attrs, "convmend", node, op)
+        first = first or node
+        current = f"{node}:0"
+        done.append(text)
+    if first:
+        graph.replace_uses(name, current, first)
+        graph.infer_shapes()
+        graph.verify()
+    return done
+
+
+def _input_repair(finding: dict[str, Any], source_contract: Any, target_contract: Any,
+                  target_graph: Any, pixels: list[np.ndarray], input_fix: str
+                  ) -> tuple[dict[str, Any], Any, Any]:
+    """Apply one input-stage finding: (step record, contract of the repaired model, graph)."""
+    from convmend.contract import InputContract
+    from convmend.preprocess import parse_spec
+
+    patch = finding.get("patch") or {}
+    t_in = target_graph.inputs()[0]
+    step = {"code": finding["code"], "stage": "input contract", "round": 0,
+            "target_nodes": finding.get("target_nodes", []),
+            "source_nodes": finding.get("source_nodes", []),
+            "evidence": finding.get("evidence", {}), "kept": False}
+    spec = None
+    if patch.get("kind") in ("preprocess", "input_transform") and patch.get("spec"):
+        spec = parse_spec(patch["spec"])
+    elif patch.get("kind") == "transpose_input":
+        # The contract adapted to the target's input already feeds the new layout.
+        spec = source_contract.for_input(t_in["name"], t_in["shape"], "adapted").spec
+    if spec is None:
+        step["reason"] = "no preprocessing or layout restores agreement; not repairable here"
+        return step, target_contract, target_graph
+    emitted = InputContract(spec, t_in["name"], tuple(t_in["shape"]),
+                            "convmend repair: the source's preprocessing for this input")
+    if input_fix == "bake" and patch.get("kind") != "transpose_input":
+        own = target_contract.batch(pixels[:4])
+        wanted = emitted.batch(pixels[:4])
+        fit = fit_input_transform(own, wanted, spec.layout)
+        if fit is not None:
+            graph = target_graph.clone()
+            done = bake_input(graph, *fit, spec.layout)
+            step.update(kept=True, fix="bake", edits=done,
+                        reason="baked into the model's input: it now takes what its contract "
+                               f"({target_contract.spec.to_string()}) produces")
+            return step, target_contract, graph
+        step["note"] = ("the two preprocessings differ in geometry (resize or crop), which "
+                        "cannot be baked as a per-channel map; the contract is emitted instead")
+    step.update(kept=True, fix="emit", edits=[f"contract: {spec.to_string()}"],
+                reason="the repaired model's sidecar records the preprocessing that works")
+    return step, emitted, target_graph
+
+
+# ---------------------------------------------------------------- the job
+
+
+def _validation_indices(source_out: np.ndarray, target_out: np.ndarray, size: int) -> list[int]:
+    """Up to ``size`` images: the disagreeing ones first (at most half), agreeing ones after."""
+    differs = source_out.argmax(1) != target_out.argmax(1)
+    bad = [int(i) for i in np.flatnonzero(differs)]
+    good = [int(i) for i in np.flatnonzero(~differs)]
+    take_bad = bad[:max(size // 2, size - len(good))]
+    chosen = take_bad + good[:size - len(take_bad)]
+    return sorted(chosen)
+
+
+def _check_paths(src: Path, dst: Path, out: Path) -> str:
+    from convmend.fileio import check_output_path
+
+    for p in (src, dst):
+        if not p.exists():
+            raise ConvmendError(f"model file not found: {p}")
+    check_output_path(out, [src, dst])
+    fmt = WRITABLE_FORMATS.get(dst.suffix.lower())
+    if fmt is None or dst.is_dir():
+        raise ConvmendError(
+            f"cannot write a repaired {dst.suffix or 'directory'} model: convmend repair writes "
+            "ONNX (.onnx) and TFLite (.tflite) targets today (Keras, PyTorch and SavedModel "
+            "writers are not built yet)")
+    if out.suffix.lower() != dst.suffix.lower():
+        raise ConvmendError(f"output {out} must have the target's extension {dst.suffix} "
+                            "(the repaired model is written in the target's own format)")
+    return fmt
+
+
+def _save_atomically(graph: Any, out: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
+    os.close(fd)
+    try:
+        graph.save(tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _native(src: Path, paths: dict[str, Path], image_set: Any) -> dict[str, Any]:
+    """Source vs each named file in their own runtimes on every image."""
+    from convmend.diff import compare, run_side
+
+    source = run_side(src, image_set, label="source")
+    out = {"source_seconds": round(source.seconds, 3)}
+    for key, path in paths.items():
+        try:
+            side = run_side(path, image_set, label=key)
+            summary = compare(source, side, image_set)["summary"]
+        except ConvmendError as exc:  # e.g. outputs of another shape: the fault itself
+            out[key] = {"error": str(exc)}
+            continue
+        out[key] = {"disagreeing": summary["disagreeing_images"],
+                    "disagreement_percent": summary["disagreement_percent"],
+                    "max_relative_error": summary["max_relative_error"],
+                    "max_abs_diff": summary["max_abs_diff"],
+                    "seconds": round(side.seconds, 3)}
+        if "source_accuracy" in summary:
+            out[key]["accuracy"] = summary["target_accuracy"]
+            out["source_accuracy"] = summary["source_accuracy"]
+    return out
+
+
+def repair(src: str | Path, dst: str | Path, out: str | Path, images: Any = None,
+           count: int | None = None, trust: bool = False, input_fix: str = "emit",
+           validate: int = 32, max_rounds: int = 4, verify: bool = True,
+           source_preprocess: str | None = None, target_preprocess: str | None = None,
+           log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Repair ``dst`` (converted from ``src``) into ``out``; the report document.
+
+    ``validate`` images (disagreeing ones first) decide which edits stay; ``verify`` runs
+    source and repaired file natively on all images. Raises ConvmendError, with nothing
+    written, when the target cannot be read, written back, or improved at all."""
+    from convmend import __version__
+    from convmend.contract import contract_of, write_contract
+    from convmend.convert.check import model_format
+    from convmend.fileio import sha256_of
+    from convmend.localize import (_image_set, _load, disagreeing, discrepancy,
+                                   input_contract_stage, run_ir)
+
+    if input_fix not in INPUT_FIXES:
+        raise ConvmendError(f"input_fix must be one of {', '.join(INPUT_FIXES)}")
+    say = log or (lambda line: None)
+    start = time.perf_counter()
+    src, dst, out = Path(src), Path(dst), Path(out)
+    _check_paths(src, dst, out)
+    image_set = _image_set(images, count)
+    pixels = image_set.load_all()
+    say(f"loading {src.name} and {dst.name}")
+    source_graph = _load(src, trust)
+    target_graph = _load(dst, trust).clone()
+    for g, p in ((source_graph, src), (target_graph, dst)):
+        if len(g.inputs()) != 1:
+            raise ConvmendError(f"{p} has {len(g.inputs())} inputs; repair feeds one image input")
+    source_contract = contract_of(src, override=source_preprocess)
+    target_contract = contract_of(dst, override=target_preprocess)
+    s_in = source_graph.inputs()[0]
+    source_contract = source_contract.for_input(s_in["name"], s_in["shape"],
+                                                source_contract.origin)
+    x_source = source_contract.batch(pixels)
+    say(f"running the source IR on {len(pixels)} images")
+    source_out = run_ir(source_graph, x_source)
+
+    say("input-contract stage")
+    in_findings, in_evidence, own_out, x_target = input_contract_stage(
+        source_graph, target_graph, source_contract, target_contract, pixels, source_out)
+    ir_before = {"relative_error": discrepancy(source_out, own_out),
+                 "disagreeing": disagreeing(source_out, own_out)}
+    steps: list[dict[str, Any]] = []
+    repaired_contract = target_contract
+    for finding in sorted(in_findings, key=lambda f: -f.get("confidence", 0)):
+        if not finding.get("confirmed"):
+            continue
+        step, repaired_contract, target_graph = _input_repair(
+            finding, source_contract, repaired_contract, target_graph, pixels, input_fix)
+        steps.append(step)
+        if step.get("kept"):
+            break  # one input fix: the contract stage's findings are alternatives
+    # What the repaired model is fed from here on.
+    t_in = target_graph.inputs()[0]
+    x_fed = repaired_contract.for_input(t_in["name"], t_in["shape"], "fed").batch(pixels)
+    fed_out = run_ir(target_graph, x_fed)
+
+    from convmend import _core
+
+    chosen = _validation_indices(source_out, fed_out, validate)
+    say(f"repair loop on {len(chosen)} validation images "
+        f"({int(np.sum(source_out[chosen].argmax(1) != fed_out[chosen].argmax(1)))} disagreeing)")
+    core = _core.repair(source_graph, target_graph, [x_source[chosen]], [x_fed[chosen]],
+                        max_rounds=max_rounds, goal=GOAL_RELATIVE_ERROR)
+    repaired = core.pop("graph")
+    for step in core["steps"]:
+        step["stage"] = step.get("stage") or "core"
+        steps.append(step)
+    kept_core = [s for s in core["steps"] if s["kept"]]
+    final_out = run_ir(repaired, x_fed)
+    ir_after = {"relative_error": discrepancy(source_out, final_out),
+                "disagreeing": disagreeing(source_out, final_out)}
+    changed = bool(kept_core) or any(s.get("kept") for s in steps)
+    needed = ir_before["disagreeing"] > 0 or ir_before["relative_error"] > GOAL_RELATIVE_ERROR
+    if needed and not changed:
+        reasons = "; ".join(f"{s['code']}: {s['reason']}" for s in steps[:6]) or \
+            "localization found nothing with an edit to try"
+        raise ConvmendError(f"{dst} could not be repaired: no edit improved agreement with "
+                            f"the source ({reasons}); nothing written")
+
+    say(f"writing {out}")
+    if any(s.get("kept") and s.get("fix") != "emit" for s in steps):
+        _save_atomically(repaired, out)
+    else:  # nothing inside the model changed: the target's own bytes
+        from convmend.fileio import write_bytes_atomically
+
+        write_bytes_atomically(out, dst.read_bytes())
+    try:
+        write_contract(out, repaired_contract)
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+
+    native = None
+    if verify:
+        say("verifying natively on every image")
+        try:
+            native = _native(src, {"target": dst, "repaired": out}, image_set)
+        except ConvmendError as exc:
+            native = {"error": str(exc)}
+    ok_native = (native is not None and "disagreeing" in native.get("repaired", {})
+                 and native["repaired"]["disagreeing"] == 0
+                 and native["repaired"]["max_relative_error"] <= GOAL_RELATIVE_ERROR)
+    status = "repaired" if ok_native else (
+        "not_verified" if native is None else "improved" if changed else "unchanged")
+    if not needed and not changed:
+        status = "already_faithful" if ok_native or native is None else status
+    return {
+        "schema": SCHEMA,
+        "tool": f"convmend {__version__}",
+        "seconds": round(time.perf_counter() - start, 2),
+        "status": status,
+        "inputs": {
+            "source": {"path": str(src), "format": model_format(src), "sha256": sha256_of(src),
+                       "contract": source_contract.to_dict()},
+            "target": {"path": str(dst), "format": model_format(dst), "sha256": sha256_of(dst),
+                       "contract": target_contract.to_dict()},
+        },
+        "output": {"path": str(out), "sha256": sha256_of(out),
+                   "contract": repaired_contract.to_dict()},
+        "images": {"count": len(image_set), "variants": image_set.num_variants,
+                   "validation": len(chosen)},
+        "input_stage": in_evidence,
+        "ir": {"before": ir_before, "after": ir_after, "rounds": core["rounds"],
+               "stopped": core["stopped"], "validation_before": core["before"],
+               "validation_after": core["after"]},
+        "native": native,
+        "steps": steps,
+        "remaining": [f for f in core["remaining"]
+                      if f["code"] not in ("runtime.numeric",)],
+    }
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """What `convmend repair` prints."""
+    lines = [f"source {report['inputs']['source']['path']} -> target "
+             f"{report['inputs']['target']['path']}"]
+    ir = report["ir"]
+    lines.append(f"IR on {report['images']['count']} images: disagreeing "
+                 f"{ir['before']['disagreeing']} -> {ir['after']['disagreeing']}, output rel. "
+                 f"error {ir['before']['relative_error']:.2g} -> "
+                 f"{ir['after']['relative_error']:.2g} ({ir['rounds']} round(s); "
+                 f"{ir['stopped']})")
+    for s in report["steps"]:
+        mark = "kept   " if s.get("kept") else "dropped"
+        where = ""
+        if s.get("target_nodes"):
+            n = s["target_nodes"][0]
+            where = f" {n.get('provenance', {}).get('name') or n.get('name', '')}"[:70]
+        edits = "; ".join(s.get("edits", []))[:110]
+        lines.append(f"  {mark} {s['code']:22}{where}: {edits}")
+        if not s.get("kept"):
+            lines.append(f"          {s.get('reason', '')[:120]}")
+    native = report.get("native")
+    if native and "error" in native:
+        lines.append(f"native verification failed: {native['error']}")
+    elif native:
+        t, r = native["target"], native["repaired"]
+        before = (f"{t['disagreeing']}" if "error" not in t else "n/a (target does not compare: "
+                  + t["error"][:80] + ")")
+        if "error" in r:
+            lines.append(f"native verification of the repaired file failed: {r['error']}")
+        else:
+            rel = f"{t['max_relative_error']:.2g} -> " if "error" not in t else ""
+            lines.append(f"native runtimes, {report['images']['count']} images: disagreeing "
+                         f"{before} -> {r['disagreeing']}, max rel. logit error "
+                         f"{rel}{r['max_relative_error']:.2g}")
+    lines.append(f"status: {report['status']}; written {report['output']['path']}")
+    return lines
+
