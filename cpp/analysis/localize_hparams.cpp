@@ -422,9 +422,36 @@ void check_window(const LocalizeContext& ctx, int mi, const Node* s, const Node*
     // Copy the source's padding onto the target op (minus what its own Pad nodes add).
     std::vector<int64_t> own = {gs.pads[0] - gt.pad_nodes[0], gs.pads[1] - gt.pad_nodes[1],
                                 gs.pads[2] - gt.pad_nodes[2], gs.pads[3] - gt.pad_nodes[3]};
+    const Node* pad = nullptr;  // the explicit Pad in front of the op, if one
+    for (const Node* b : tn) {
+      if (b == t) break;
+      if (b->op() == OpKind::kPad) pad = pad == nullptr ? b : nullptr;
+    }
+    // Or give the explicit Pad what the op's own window does not pad (a converter that wrote
+    // PAD + VALID): the op keeps its attributes, which every format can write.
+    const std::vector<int64_t> on_pad = {gs.pads[0] - b.pad_top, gs.pads[1] - b.pad_left,
+                                         gs.pads[2] - b.pad_bottom, gs.pads[3] - b.pad_right};
+    Result<DataLayout> layout = t->attrs().get_data_layout();
     if (*std::min_element(own.begin(), own.end()) >= 0) {
       sus.finding.edits.push_back(set_attr(t, "auto_pad", std::string("NOTSET")));
       sus.finding.edits.push_back(set_attr(t, "pads", own));
+    } else if (pad != nullptr && pad->input(1) != nullptr && pad->input(1)->is_constant() &&
+               layout.is_ok() && *std::min_element(on_pad.begin(), on_pad.end()) >= 0) {
+      std::vector<int64_t> v = pad->input(1)->constant().to_int64s();
+      if (v.size() == 8) {
+        const int h = *layout == DataLayout::kNHWC ? 1 : 2, w = h + 1;
+        v[size_t(h)] = on_pad[0];
+        v[size_t(w)] = on_pad[1];
+        v[size_t(h + 4)] = on_pad[2];
+        v[size_t(w + 4)] = on_pad[3];
+        if (pad->input(1)->dtype() == DType::kInt64 && pad->input(1)->shape() == Shape{8}) {
+          Edit e;
+          e.kind = Edit::Kind::kSetConstant;
+          e.value = pad->input(1)->id();
+          e.tensor = Tensor::from_vector(DType::kInt64, {8}, v);
+          sus.finding.edits.push_back(e);
+        }
+      }
     }
   }
   finish_patch(ctx.target, &sus.finding);

@@ -46,7 +46,8 @@ Result<Tensor> concat_rows(const std::vector<Tensor>& parts) {
 }
 
 std::string score_text(const BatchScore& s) {
-  return "output rel. error " + fmt(s.relative) + ", " + std::to_string(s.disagreeing) + " of " +
+  return "output rel. error " + fmt(s.relative) + " (L2 " + fmt(s.l2) + "), " +
+         std::to_string(s.disagreeing) + " of " +
          std::to_string(s.disagree.size()) + " images disagree";
 }
 
@@ -104,8 +105,18 @@ BatchScore score_outputs(const std::vector<Tensor>& source, const std::vector<Te
   BatchScore s;
   ErrorAccumulator acc;
   if (source.size() != target.size()) acc.valid = false;
-  for (size_t i = 0; i < std::min(source.size(), target.size()); ++i) acc.add(target[i], source[i]);
+  double diff2 = 0, ref2 = 0;
+  for (size_t i = 0; i < std::min(source.size(), target.size()); ++i) {
+    acc.add(target[i], source[i]);
+    if (source[i].num_elements() != target[i].num_elements()) continue;
+    const std::vector<double> a = source[i].to_doubles(), b = target[i].to_doubles();
+    for (size_t k = 0; k < a.size(); ++k) {
+      diff2 += (b[k] - a[k]) * (b[k] - a[k]);
+      ref2 += a[k] * a[k];
+    }
+  }
   s.relative = acc.relative();
+  s.l2 = acc.valid && ref2 > 0 ? std::sqrt(diff2 / ref2) : (acc.valid ? std::sqrt(diff2) : -1);
   std::vector<int64_t> a, b;
   if (!source.empty()) a = top1_labels(source[0]);
   if (!target.empty() && !source.empty() &&
@@ -159,11 +170,17 @@ Result<RepairResult> repair(const Graph& source, const Graph& target, const Alig
     result.remaining.clear();
     bool kept_any = false;
     // Tries one set of edits; keeps it when the batch improves without breaking an image.
-    auto attempt = [&](Finding f) -> Result<bool> {
+    // `members`: the findings a combined `f` was made of; each gets its own step.
+    auto attempt = [&](Finding f, const std::vector<Finding>& members) -> Result<bool> {
       RepairStep step;
       step.round = round;
       step.before = current;
       for (const Edit& e : f.edits) step.edits.push_back(describe_edit(*result.repaired, e));
+      std::vector<std::vector<std::string>> member_edits;
+      for (const Finding& m : members) {
+        member_edits.emplace_back();
+        for (const Edit& e : m.edits) member_edits.back().push_back(describe_edit(*result.repaired, e));
+      }
       ASSIGN_OR_RETURN(std::unique_ptr<Graph> trial, result.repaired->clone());
       Status applied = apply_edits(*trial, f.edits, nullptr);
       Result<std::vector<Tensor>> out =
@@ -181,7 +198,8 @@ Result<RepairResult> repair(const Graph& source, const Graph& target, const Alig
         }
         const bool finite = std::isfinite(step.after.relative) && step.after.relative >= 0;
         const bool fewer = step.after.disagreeing < current.disagreeing;
-        const bool closer = step.after.relative < 0.9 * current.relative;
+        const bool closer = step.after.relative < 0.9 * current.relative ||
+                            step.after.l2 < 0.7 * current.l2;
         if (!finite) {
           step.reason = "dropped: the outputs no longer compare with the source's";
         } else if (breaks) {
@@ -197,27 +215,67 @@ Result<RepairResult> repair(const Graph& source, const Graph& target, const Alig
         }
       }
       const bool kept = step.kept;
-      step.finding = std::move(f);
-      result.steps.push_back(std::move(step));
+      if (members.empty()) {
+        step.finding = std::move(f);
+        result.steps.push_back(std::move(step));
+        return kept;
+      }
+      step.reason += " (" + f.evidence["group"] + ")";
+      for (size_t i = 0; i < members.size(); ++i) {
+        RepairStep one = step;
+        one.finding = members[i];
+        one.edits = member_edits[i];
+        result.steps.push_back(std::move(one));
+      }
       return kept;
     };
     std::vector<Finding> dropped;
+    Finding helpful;  // every dropped finding whose edits alone lowered the L2 error
+    std::vector<Finding> helpful_members;
+    int helpful_count = 0;
     for (Finding& f : found.findings) {
       if (!tried_for_repair(f, options) || current.agrees(goal)) {
         result.remaining.push_back(f);
         continue;
       }
-      ASSIGN_OR_RETURN(bool kept, attempt(f));
+      const double l2_before = current.l2;
+      ASSIGN_OR_RETURN(bool kept, attempt(f, {}));
       kept_any |= kept;
-      if (!kept) dropped.push_back(f);
+      if (kept) continue;
+      dropped.push_back(f);
+      const BatchScore& after = result.steps.back().after;
+      if (after.l2 >= 0 && after.l2 < l2_before) {
+        helpful_members.push_back(f);
+        if (helpful_count++ == 0) {
+          helpful = f;
+          helpful.code = f.code;
+        } else {
+          helpful.target_nodes.insert(helpful.target_nodes.end(), f.target_nodes.begin(),
+                                      f.target_nodes.end());
+          helpful.source_nodes.insert(helpful.source_nodes.end(), f.source_nodes.begin(),
+                                      f.source_nodes.end());
+          helpful.edits.insert(helpful.edits.end(), f.edits.begin(), f.edits.end());
+          if (helpful.code != f.code) helpful.code += "+" + f.code;
+        }
+      }
+    }
+    // Faults that mask each other (each alone still leaves the other's error, or flips an
+    // image the other one had right): the findings that each helped a little, together.
+    if (!kept_any && helpful_count >= 2 && !current.agrees(goal)) {
+      helpful.evidence["group"] = std::to_string(helpful_count) +
+                                  " findings that each lowered the error a little, together";
+      ASSIGN_OR_RETURN(bool kept, attempt(helpful, helpful_members));
+      kept_any |= kept;
     }
     // A fault planted at every instance of one op (ReLU6 exported as ReLU everywhere) is
     // fixed by no single edit: findings of one code that each did not help are tried together.
     if (!kept_any && !current.agrees(goal)) {
       std::map<std::string, Finding> groups;
       std::map<std::string, int> members;
+      std::map<std::string, std::vector<Finding>> member_list;
       for (const Finding& f : dropped) {
         Finding& g = groups[f.code];
+        member_list[f.code].push_back(f);
         if (members[f.code]++ == 0) {
           g = f;
           continue;
@@ -230,7 +288,7 @@ Result<RepairResult> repair(const Graph& source, const Graph& target, const Alig
         if (members[code] < 2 || current.agrees(goal)) continue;
         g.evidence["group"] = std::to_string(members[code]) + " findings of " + code +
                               " applied together (none helped alone)";
-        ASSIGN_OR_RETURN(bool kept, attempt(g));
+        ASSIGN_OR_RETURN(bool kept, attempt(g, member_list[code]));
         kept_any |= kept;
       }
     }
@@ -238,7 +296,7 @@ Result<RepairResult> repair(const Graph& source, const Graph& target, const Alig
       bool resolved = false;
       for (const RepairStep& st : result.steps) {
         resolved |= st.kept && st.round == round && st.finding.code == f.code &&
-                    st.finding.edits.size() > f.edits.size();
+                    st.finding.target_nodes == f.target_nodes;
       }
       if (!resolved) result.remaining.push_back(f);
     }

@@ -29,6 +29,8 @@ struct RepairOptions {
 // How the validation batch compares with the source.
 struct BatchScore {
   double relative = -1;  // max |target - source| / max |source| over all outputs and images
+  double l2 = -1;        // ||target - source|| / ||source||: moves when one of several faults
+                         // is fixed even while another still sets the maximum
   int disagreeing = -1;  // images whose top-1 differs
   std::vector<bool> disagree;
   bool agrees(double goal) const { return disagreeing == 0 && relative >= 0 && relative <= goal; }

@@ -126,6 +126,30 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", metavar="OUT", help="write the report as JSON")
     p.add_argument("--html", metavar="OUT", help="write the report as an HTML page")
 
+    p = sub.add_parser("repair", help="write a fixed copy of a converted model, proven natively")
+    p.add_argument("source")
+    p.add_argument("target")
+    p.add_argument("-o", "--output", required=True, metavar="FIXED",
+                   help="the repaired model, in the target's format (never an input)")
+    p.add_argument("--images", metavar="DIR", help="image folder (default: the packaged images)")
+    p.add_argument("--count", type=int, help="number of images (variants fill up when needed)")
+    p.add_argument("--validate", type=int, default=32, metavar="N",
+                   help="images (disagreeing ones first) that decide which edits stay")
+    p.add_argument("--rounds", type=int, default=4, help="localize-and-repair rounds at most")
+    p.add_argument("--input-fix", choices=["emit", "bake"], default="emit",
+                   help="input-contract faults: record the preprocessing that works in the "
+                        "output's sidecar (emit), or build it into the model's input (bake)")
+    p.add_argument("--preprocess-source", metavar="SPEC",
+                   help="override the source's input contract (preset or key=value list)")
+    p.add_argument("--preprocess-target", metavar="SPEC",
+                   help="override the target's input contract")
+    p.add_argument("--no-verify", action="store_true",
+                   help="skip running source and repaired file in their own runtimes")
+    p.add_argument("--trust", action="store_true",
+                   help="allow model files that carry code (Keras Lambda layers, pickles)")
+    p.add_argument("--json", metavar="OUT", help="write the report as JSON")
+    p.add_argument("--html", metavar="OUT", help="write the report as an HTML page")
+
     sub.add_parser("demo", help="the engine on the default models and images (no download)")
     return parser.parse_args(argv)
 
@@ -527,6 +551,40 @@ def cmd_localize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_repair(args: argparse.Namespace) -> int:
+    from convmend import fileio
+    from convmend import repair as repairing
+
+    src, dst, out = Path(args.source), Path(args.target), Path(args.output)
+    for model in (src, dst):
+        if not model.exists():
+            raise ConvmendError(f"model file not found: {model}")
+    fileio.check_output_path(out, [src, dst])
+    reports = [fileio.check_output_path(p, [src, dst, out]) for p in (args.json, args.html) if p]
+    if len(reports) == 2 and reports[0].resolve() == reports[1].resolve():
+        raise ConvmendError("--json and --html name the same file")
+    if args.count is not None and args.count < 1:
+        raise ConvmendError("--count must be at least 1")
+    if args.validate < 1 or args.rounds < 1:
+        raise ConvmendError("--validate and --rounds must be at least 1")
+    report = repairing.repair(src, dst, out, images=_image_set(args), trust=args.trust,
+                              input_fix=args.input_fix, validate=args.validate,
+                              max_rounds=args.rounds, verify=not args.no_verify,
+                              source_preprocess=args.preprocess_source,
+                              target_preprocess=args.preprocess_target,
+                              log=lambda line: print(f"... {line}", file=sys.stderr, flush=True))
+    for line in repairing.summary_lines(report):
+        print(line)
+    if args.json:
+        fileio.write_json(args.json, report)
+    if args.html:
+        from convmend.report_html import write_repair_html
+
+        write_repair_html(args.html, report)
+    # 1: a file was written but does not agree with the source everywhere yet.
+    return 0 if report["status"] in ("repaired", "already_faithful", "not_verified") else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from convmend import demo
 
@@ -535,6 +593,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 COMMANDS = {"inspect": cmd_inspect, "run": cmd_run, "convert": cmd_convert, "diff": cmd_diff,
             "matrix": cmd_matrix, "zoo": cmd_zoo, "localize": cmd_localize,
+            "repair": cmd_repair,
             "demo": cmd_demo}
 
 

@@ -229,8 +229,14 @@ def repair(src: str | Path, dst: str | Path, out: str | Path, images: Any = None
     from convmend.contract import contract_of, write_contract
     from convmend.convert.check import model_format
     from convmend.fileio import sha256_of
-    from convmend.localize import (_image_set, _load, disagreeing, discrepancy,
-                                   input_contract_stage, run_ir)
+    from convmend.localize import (
+        _image_set,
+        _load,
+        disagreeing,
+        discrepancy,
+        input_contract_stage,
+        run_ir,
+    )
 
     if input_fix not in INPUT_FIXES:
         raise ConvmendError(f"input_fix must be one of {', '.join(INPUT_FIXES)}")

@@ -174,3 +174,65 @@ code {{ font-size: 13px; }}
 def write_html(path: str | Path, report: dict[str, Any]) -> None:
     """Render and write atomically."""
     write_bytes_atomically(path, render(report).encode("utf-8"))
+
+
+def _score_cell(score: dict[str, Any] | None) -> str:
+    if not score or "error" in score:
+        return _esc((score or {}).get("error", "n/a"))[:160]
+    rel = score.get("max_relative_error", score.get("relative_error"))
+    return f"{score['disagreeing']} disagree, rel. error {float(rel):.3g}"
+
+
+def render_repair(report: dict[str, Any]) -> str:
+    """The repair report: what was tried, what was kept, and the proof before and after."""
+    src, dst, out = report["inputs"]["source"], report["inputs"]["target"], report["output"]
+    rows = []
+    for s in report["steps"]:
+        before, after = s.get("before"), s.get("after")
+        effect = "" if not before or not after or after.get("disagreeing", -1) < 0 else (
+            f"{_score_cell(before)} &rarr; {_score_cell(after)}")
+        rows.append(
+            f"<tr><td>{s.get('round', '')}</td><td><code>{_esc(s['code'])}</code></td>"
+            f"<td>{'kept' if s.get('kept') else 'dropped'}</td>"
+            f"<td>{_esc(_node_names(s.get('target_nodes', [])))}</td>"
+            f"<td>{_esc(_node_names(s.get('source_nodes', [])))}</td>"
+            f"<td class=ev>{'<br>'.join(_esc(e) for e in s.get('edits', []))}</td>"
+            f"<td>{effect}</td><td class=ev>{_esc(s.get('reason', ''))}</td></tr>")
+    ir = report["ir"]
+    native = report.get("native") or {}
+    native_rows = "".join(
+        f"<tr><td>{label}</td><td>{_score_cell(native.get(key))}</td></tr>"
+        for key, label in (("target", "target, as converted"), ("repaired", "repaired file")))
+    remaining = "".join(f"<li><code>{_esc(f['code'])}</code> at "
+                        f"{_esc(_node_names(f.get('target_nodes', [])))}</li>"
+                        for f in report.get("remaining", []))
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>convmend repair: {_esc(Path(dst['path']).name)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; font-size: 13px; }}
+td, th {{ border: 1px solid #ccc; padding: 3px 6px; vertical-align: top; }}
+th {{ background: #f3f3f3; }} td.ev {{ font-size: 12px; }}
+</style></head><body>
+<h1>convmend repair: {_esc(report['status'])}</h1>
+<p>{_esc(report['tool'])}, {report['seconds']} s<br>
+{_side('source', src)}<br>
+{_side('target', dst)}<br>
+repaired: <code>{_esc(out['path'])}</code> (sha256 {_esc(out['sha256'][:16])}...)<br>
+{report['images']['count']} images ({report['images']['variants']} variants),
+{report['images']['validation']} of them decide which edits stay.</p>
+<h2>Proof in the native runtimes (every image)</h2>
+<table><tr><th>model</th><th>against the source</th></tr>{native_rows}</table>
+<p>In convmend's IR: {_score_cell(ir['before'])} &rarr; {_score_cell(ir['after'])}
+({ir['rounds']} round(s): {_esc(ir['stopped'])}).</p>
+<h2>Edits tried</h2>
+<table><tr><th>round</th><th>code</th><th>outcome</th><th>target</th><th>source</th>
+<th>edits</th><th>validation batch</th><th>why</th></tr>{''.join(rows)}</table>
+<h2>Not resolved</h2>
+<ul>{remaining or '<li>nothing</li>'}</ul>
+</body></html>
+"""
+
+
+def write_repair_html(path: str | Path, report: dict[str, Any]) -> None:
+    write_bytes_atomically(path, render_repair(report).encode("utf-8"))

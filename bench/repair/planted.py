@@ -1,0 +1,143 @@
+"""Repair on the planted-fault corpus (python -m convmend.faults.plant): for every planted
+file, `convmend.repair.repair(source, planted target, out)` writes a repaired file, and the
+file counts as repaired when its own runtime (onnxruntime, LiteRT) agrees with the source's
+runtime on every image with a relative logit error (max |diff| / max |source|) at most 1e-4.
+Results: bench/results/repair_planted.{json,md}.
+
+    .venv/bin/python bench/repair/planted.py [--models mobilenet_v2] [--count 40]
+        [--kinds onnx-keras tflite-keras onnx-torch] [--codes ...] [--manifest PATH]
+
+Faults planted with `expect_output_change: false` or that do not reach the outputs
+(``observable: false``) are listed apart: there is nothing to repair in them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench" / "results"
+GOAL = 1e-4
+
+
+def run_one(entry: dict[str, Any], count: int | None, workdir: Path) -> dict[str, Any]:
+    from convmend.errors import ConvmendError
+    from convmend.repair import repair
+
+    out = workdir / (Path(entry["target"]).stem + "__repaired" + Path(entry["target"]).suffix)
+    row = {k: entry[k] for k in ("model", "target_kind", "code", "position", "magnitude")}
+    row["target"] = entry["target"]
+    start = time.perf_counter()
+    try:
+        report = repair(entry["source"], entry["target"], out, count=count)
+    except ConvmendError as exc:
+        row.update(status="error", error=str(exc)[:400],
+                   seconds=round(time.perf_counter() - start, 1))
+        return row
+    native = report.get("native") or {}
+    fixed = native.get("repaired", {})
+    before = native.get("target", {})
+    row.update(
+        status=report["status"], seconds=report["seconds"],
+        kept=[f"{s['code']}: {'; '.join(s.get('edits', []))[:160]}"
+              for s in report["steps"] if s.get("kept")],
+        tried=len(report["steps"]),
+        native_before={k: before.get(k) for k in ("disagreeing", "max_relative_error", "error")
+                       if k in before},
+        native_after={k: fixed.get(k) for k in ("disagreeing", "max_relative_error", "error")
+                      if k in fixed},
+        ok=bool(fixed) and fixed.get("disagreeing") == 0
+        and fixed.get("max_relative_error", 1.0) <= GOAL)
+    out.unlink(missing_ok=True)
+    Path(str(out) + ".json").unlink(missing_ok=True)
+    return row
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    lines = ["# Repair of the planted-fault corpus", "",
+             f"Command: `{doc['command']}`; {doc['seconds']:.0f} s on {doc['machine']}; "
+             f"{doc['images']} images per model (native verification on all of them).", "",
+             "A file counts as repaired when the repaired file, run by its own runtime, agrees "
+             f"with the source's runtime on every image with relative logit error <= {GOAL:g}.",
+             "", "| code | repaired | of | share |", "|---|---|---|---|"]
+    for code, c in sorted(doc["per_code"].items()):
+        lines.append(f"| `{code}` | {c['ok']} | {c['n']} | {100.0 * c['ok'] / c['n']:.0f}% |")
+    t = doc["total"]
+    lines += [f"| **all** | {t['ok']} | {t['n']} | {100.0 * t['ok'] / max(t['n'], 1):.1f}% |", "",
+              "## Not repaired", ""]
+    for r in doc["rows"]:
+        if not r.get("ok"):
+            why = r.get("error") or f"status {r['status']}, native after {r.get('native_after')}"
+            lines.append(f"- {r['model']} {r['target_kind']} `{r['code']}` {r['position']} "
+                         f"{r['magnitude']}: {why}")
+    if doc["skipped"]:
+        lines += ["", f"Skipped (fault does not reach the outputs): {len(doc['skipped'])} files."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", nargs="+", default=["mobilenet_v2"])
+    ap.add_argument("--kinds", nargs="+")
+    ap.add_argument("--codes", nargs="+")
+    ap.add_argument("--count", type=int, default=None, help="images (default: the packaged set)")
+    ap.add_argument("--manifest", default=None)
+    ap.add_argument("--out", default=str(RESULTS / "repair_planted"))
+    args = ap.parse_args(argv)
+    from convmend import images
+    from convmend.zoo.build import cache_dir
+
+    manifest = Path(args.manifest or cache_dir() / "planted" / "manifest.json")
+    entries = json.loads(manifest.read_text())["faults"]
+    chosen, skipped = [], []
+    for e in entries:
+        if e["model"] not in args.models or (args.kinds and e["target_kind"] not in args.kinds):
+            continue
+        if args.codes and e["code"] not in args.codes:
+            continue
+        (chosen if e.get("observable", True) else skipped).append(e)
+    start = time.perf_counter()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="convmend-repair-bench-") as tmp:
+        for k, e in enumerate(chosen):
+            row = run_one(e, args.count, Path(tmp))
+            rows.append(row)
+            print(f"[{k + 1}/{len(chosen)}] {e['model']} {e['target_kind']} {e['code']} "
+                  f"{e['position']} {e['magnitude']}: {'ok' if row.get('ok') else 'NOT repaired'}"
+                  f" ({row['status']}, {row['seconds']} s)", flush=True)
+    per_code: dict[str, dict[str, int]] = defaultdict(lambda: {"ok": 0, "n": 0})
+    for r in rows:
+        per_code[r["code"]]["n"] += 1
+        per_code[r["code"]]["ok"] += int(bool(r.get("ok")))
+    doc = {
+        "command": "python bench/repair/planted.py " + " ".join(argv or sys.argv[1:]),
+        "machine": f"{platform.machine()}, {platform.python_version()}",
+        "seconds": round(time.perf_counter() - start, 1),
+        "images": args.count or len(images.default_images()),
+        "goal_relative_error": GOAL,
+        "per_code": dict(per_code),
+        "total": {"ok": sum(c["ok"] for c in per_code.values()),
+                  "n": sum(c["n"] for c in per_code.values())},
+        "rows": rows,
+        "skipped": [{k: e[k] for k in ("model", "target_kind", "code", "position", "magnitude")}
+                    for e in skipped],
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Path(str(out) + ".json").write_text(json.dumps(doc, indent=1) + "\n")
+    Path(str(out) + ".md").write_text(markdown(doc))
+    t = doc["total"]
+    print(f"repaired {t['ok']} of {t['n']}; written {out}.json/.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""`convmend repair` on the pretrained MobileNetV2: two faults planted in its ONNX export are
+fixed and the written file agrees with PyTorch in ONNX Runtime; a wrongly recorded input
+contract is emitted or baked into a TFLite file; and the refusals (output over an input, a
+missing folder, a format with no writer, a target nothing can repair) leave no file."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from convmend import _core
+from convmend.cli import main
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("ai_edge_litert")
+if not hasattr(_core, "repair"):
+    pytest.skip("convmend._core.repair is not built", allow_module_level=True)
+
+COUNT = 8
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def torch_pair():
+    from convmend.zoo import build
+
+    dst = build.onnx_from_torch("mobilenet_v2")
+    return dst.parent / "torch.pth", dst
+
+
+@pytest.fixture(scope="module")
+def keras_pair():
+    from convmend.zoo import build
+
+    dst = build.tflite_from_keras("mobilenet_v2", mode="float32")
+    return dst.parent / "keras.keras", dst
+
+
+@pytest.fixture(scope="module")
+def two_faults(torch_pair, tmp_path_factory):
+    """The ONNX export with one output channel of a middle 1x1 conv scaled by 3 and the
+    padding of a late depthwise conv shifted to the top-left."""
+    from convmend import engine
+    from convmend.contract import contract_of, write_contract
+
+    _, dst = torch_pair
+    graph = engine.load(dst)
+    convs = [n for n in graph.nodes() if n["op"] == "Conv"]
+    pointwise = next(n for n in convs[20:] if graph.constant(n["inputs"][1]).shape[2:] == (1, 1))
+    w = graph.constant(pointwise["inputs"][1]).copy()
+    w[5] *= 3.0
+    graph.set_constant(pointwise["inputs"][1], w)
+    depthwise = next(n for n in convs[40:] if n["attrs"].get("group", 1) > 1
+                     and n["attrs"]["pads"] == [1, 1, 1, 1])
+    graph.set_attr(depthwise["name"], "pads", [2, 2, 0, 0])
+    out = tmp_path_factory.mktemp("planted") / "two_faults.onnx"
+    graph.save(str(out))
+    write_contract(out, contract_of(dst))
+    return out, pointwise["name"], depthwise["name"]
+
+
+def test_two_planted_faults_are_repaired_and_proven_in_onnxruntime(torch_pair, two_faults,
+                                                                   tmp_path):
+    from convmend import repair
+
+    src, _ = torch_pair
+    target, pointwise, depthwise = two_faults
+    before = _sha(target)
+    out = tmp_path / "fixed.onnx"
+    report = repair.repair(src, target, out, count=COUNT)
+    assert report["status"] == "repaired", repair.summary_lines(report)
+    native = report["native"]
+    assert native["target"]["max_relative_error"] > 1e-2
+    assert native["repaired"]["disagreeing"] == 0
+    assert native["repaired"]["max_relative_error"] <= 1e-4
+    kept = {(s["code"], s["target_nodes"][0]["name"]) for s in report["steps"] if s["kept"]}
+    assert ("param.value", pointwise) in kept, report["steps"]
+    assert ("hparam.padding", depthwise) in kept, report["steps"]
+    assert report["ir"]["after"]["relative_error"] <= 1e-4
+    # The input is untouched; the output and its contract sidecar exist.
+    assert _sha(target) == before
+    assert out.exists() and Path(str(out) + ".json").exists()
+    assert report["output"]["sha256"] == _sha(out)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_cli_writes_json_and_html(torch_pair, two_faults, tmp_path, capsys):
+    src, _ = torch_pair
+    target, _, _ = two_faults
+    out, js, page = tmp_path / "fixed.onnx", tmp_path / "r.json", tmp_path / "r.html"
+    code = main(["repair", str(src), str(target), "-o", str(out), "--count", "4",
+                 "--json", str(js), "--html", str(page)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "status: repaired" in printed
+    doc = json.loads(js.read_text())
+    assert doc["schema"] == "convmend.repair/1"
+    assert {"inputs", "output", "ir", "native", "steps", "remaining"} <= set(doc)
+    for step in doc["steps"]:
+        assert {"code", "kept", "reason", "edits", "target_nodes"} <= set(step)
+    assert "Edits tried" in page.read_text()
+
+
+def test_wrong_contract_is_emitted_or_baked(keras_pair, tmp_path):
+    """The TFLite file's sidecar says BGR: emit writes the same bytes with an RGB contract;
+    bake builds the channel swap into the model so that its (BGR) contract works."""
+    from convmend import engine, repair
+    from convmend.contract import contract_of, write_contract
+
+    src, dst = keras_pair
+    wrong = tmp_path / "wrong.tflite"
+    shutil.copyfile(dst, wrong)
+    contract = contract_of(dst)
+    write_contract(wrong, dataclasses.replace(
+        contract, spec=dataclasses.replace(contract.spec, order="bgr"), origin="test: wrong"))
+
+    emitted = tmp_path / "emitted.tflite"
+    report = repair.repair(src, wrong, emitted, count=COUNT, input_fix="emit")
+    assert report["status"] == "repaired", repair.summary_lines(report)
+    assert report["steps"][0]["code"] == "input.preprocess" and report["steps"][0]["kept"]
+    assert emitted.read_bytes() == wrong.read_bytes()
+    assert contract_of(emitted).spec.order == "rgb"
+
+    baked = tmp_path / "baked.tflite"
+    report = repair.repair(src, wrong, baked, count=COUNT, input_fix="bake")
+    assert report["status"] == "repaired", repair.summary_lines(report)
+    assert contract_of(baked).spec.order == "bgr"
+    gathers = [n for n in engine.load(baked).nodes() if n["op"] == "Gather"]
+    assert any(n["name"].startswith("convmend_input/gather") for n in gathers)
+    assert report["native"]["repaired"]["disagreeing"] == 0
+
+
+def test_fit_input_transform_finds_order_scale_and_shift():
+    from convmend.repair import fit_input_transform
+
+    rng = np.random.default_rng(0)
+    own = rng.uniform(0, 255, size=(2, 3, 5, 5))
+    wanted = own[:, ::-1] / 127.5 - 1.0
+    order, a, b = fit_input_transform(own, wanted, "nchw")
+    assert order == [2, 1, 0]
+    np.testing.assert_allclose(a, 1 / 127.5)
+    np.testing.assert_allclose(b, -1.0)
+    resized = own.copy()
+    resized[:, :, 0, 0] += 50  # not a per-channel map of the input
+    assert fit_input_transform(own, resized, "nchw") is None
+
+
+def test_refusals_leave_no_file(torch_pair, keras_pair, two_faults, tmp_path, capsys):
+    src, dst = torch_pair
+    target, _, _ = two_faults
+    # Output equal to an input.
+    assert main(["repair", str(src), str(target), "-o", str(target)]) == 2
+    assert "is also an input" in capsys.readouterr().err
+    # A folder that does not exist.
+    assert main(["repair", str(src), str(target), "-o", str(tmp_path / "no" / "x.onnx")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    # A format without a writer.
+    ksrc, _ = keras_pair
+    assert main(["repair", str(src), str(ksrc), "-o", str(tmp_path / "x.keras")]) == 2
+    assert "ONNX (.onnx) and TFLite (.tflite)" in capsys.readouterr().err
+    # Another extension than the target's.
+    assert main(["repair", str(src), str(target), "-o", str(tmp_path / "x.tflite")]) == 2
+    assert "extension" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unrelated_target_cannot_be_repaired(torch_pair, tmp_path, capsys):
+    """A model that takes the same images and gives 1000 logits but shares nothing with the
+    source: nothing to align, no edit to try; one error line, nothing written."""
+    from convmend.contract import contract_of, write_contract
+
+    src, dst = torch_pair
+    g = _core.Graph("unrelated")
+    g.add_input("input", "float32", [1, 3, 224, 224])
+    g.add_node("GlobalAveragePool", "gap", ["input"], ["gap:0"])
+    g.add_node("Flatten", "flat", ["gap:0"], ["flat:0"], {"axis": 1})
+    rng = np.random.default_rng(1)
+    g.add_constant("w", rng.normal(size=(1000, 3)).astype(np.float32))
+    g.add_constant("b", np.zeros(1000, np.float32))
+    g.add_node("Gemm", "fc", ["flat:0", "w", "b"], ["logits"], {"transB": 1})
+    g.add_output("logits")
+    g.infer_shapes()
+    target = tmp_path / "unrelated.onnx"
+    g.save(str(target))
+    write_contract(target, contract_of(dst))
+    out = tmp_path / "fixed.onnx"
+    assert main(["repair", str(src), str(target), "-o", str(out), "--count", "4",
+                 "--no-verify"]) == 2
+    err = capsys.readouterr().err
+    assert "could not be repaired" in err and "nothing written" in err
+    assert len(err.strip().splitlines()[-1]) > 0
+    assert not out.exists() and not Path(str(out) + ".json").exists()
