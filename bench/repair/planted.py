@@ -83,6 +83,36 @@ def markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _totals(rows: list[dict[str, Any]]) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    per_code: dict[str, dict[str, int]] = defaultdict(lambda: {"ok": 0, "n": 0})
+    for r in rows:
+        per_code[r["code"]]["n"] += 1
+        per_code[r["code"]]["ok"] += int(bool(r.get("ok")))
+    total = {"ok": sum(c["ok"] for c in per_code.values()),
+             "n": sum(c["n"] for c in per_code.values())}
+    return dict(per_code), total
+
+
+def write(doc: dict[str, Any], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Path(str(out) + ".json").write_text(json.dumps(doc, indent=1) + "\n")
+    Path(str(out) + ".md").write_text(markdown(doc))
+    t = doc["total"]
+    print(f"repaired {t['ok']} of {t['n']}; written {out}.json/.md")
+
+
+def merge(docs: list[dict[str, Any]], out: Path) -> int:
+    """Runs split by --kinds (in parallel processes) as one result."""
+    rows = [r for d in docs for r in d["rows"]]
+    per_code, total = _totals(rows)
+    doc = dict(docs[0], rows=rows, per_code=per_code, total=total,
+               command=" ; ".join(d["command"] for d in docs) + " (run in parallel, merged)",
+               seconds=max(d["seconds"] for d in docs),
+               skipped=[s for d in docs for s in d["skipped"]])
+    write(doc, out)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="+", default=["mobilenet_v2"])
@@ -91,7 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=None, help="images (default: the packaged set)")
     ap.add_argument("--manifest", default=None)
     ap.add_argument("--out", default=str(RESULTS / "repair_planted"))
+    ap.add_argument("--merge", nargs="+", metavar="JSON",
+                    help="only merge results of runs split by --kinds into --out")
     args = ap.parse_args(argv)
+    if args.merge:
+        return merge([json.loads(Path(p).read_text()) for p in args.merge], Path(args.out))
     from convmend import images
     from convmend.zoo.build import cache_dir
 
@@ -113,29 +147,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{k + 1}/{len(chosen)}] {e['model']} {e['target_kind']} {e['code']} "
                   f"{e['position']} {e['magnitude']}: {'ok' if row.get('ok') else 'NOT repaired'}"
                   f" ({row['status']}, {row['seconds']} s)", flush=True)
-    per_code: dict[str, dict[str, int]] = defaultdict(lambda: {"ok": 0, "n": 0})
-    for r in rows:
-        per_code[r["code"]]["n"] += 1
-        per_code[r["code"]]["ok"] += int(bool(r.get("ok")))
+    per_code, total = _totals(rows)
     doc = {
         "command": "python bench/repair/planted.py " + " ".join(argv or sys.argv[1:]),
         "machine": f"{platform.machine()}, {platform.python_version()}",
         "seconds": round(time.perf_counter() - start, 1),
         "images": args.count or len(images.default_images()),
         "goal_relative_error": GOAL,
-        "per_code": dict(per_code),
-        "total": {"ok": sum(c["ok"] for c in per_code.values()),
-                  "n": sum(c["n"] for c in per_code.values())},
+        "per_code": per_code,
+        "total": total,
         "rows": rows,
         "skipped": [{k: e[k] for k in ("model", "target_kind", "code", "position", "magnitude")}
                     for e in skipped],
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    Path(str(out) + ".json").write_text(json.dumps(doc, indent=1) + "\n")
-    Path(str(out) + ".md").write_text(markdown(doc))
-    t = doc["total"]
-    print(f"repaired {t['ok']} of {t['n']}; written {out}.json/.md")
+    write(doc, Path(args.out))
     return 0
 
 

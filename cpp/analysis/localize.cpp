@@ -75,6 +75,7 @@ std::vector<int> positions(const std::vector<Node*>& order) {
 // labels of the first output.
 struct OutputComparison {
   ErrorAccumulator error;
+  double diff2 = 0, ref2 = 0;  // squared L2 of (target - source) and of source
   std::vector<int64_t> source_labels, target_labels;
   int disagreeing() const {
     int d = 0;
@@ -94,6 +95,12 @@ void compare_outputs(const std::vector<Tensor>& src, const std::vector<Tensor>& 
   if (src.size() != tgt.size()) out->error.valid = false;
   for (size_t i = 0; i < std::min(src.size(), tgt.size()); ++i) {
     out->error.add(tgt[i], src[i]);
+    if (src[i].num_elements() != tgt[i].num_elements()) continue;
+    const std::vector<double> a = src[i].to_doubles(), b = tgt[i].to_doubles();
+    for (size_t k = 0; k < a.size(); ++k) {
+      out->diff2 += (b[k] - a[k]) * (b[k] - a[k]);
+      out->ref2 += a[k] * a[k];
+    }
   }
   if (!src.empty()) {
     for (int64_t l : top1_labels(src[0])) out->source_labels.push_back(l);
@@ -220,6 +227,7 @@ OpClass block_class(const Graph& g, const NodeMatch& m) {
 // Discrepancy of a (possibly patched) target against the kept source outputs.
 struct Discrepancy {
   double relative = -1;
+  double l2 = -1;  // ||target - source|| / ||source|| over the kept images
   int disagreeing = -1;
   std::vector<bool> disagree;  // per kept image
 };
@@ -238,6 +246,12 @@ Discrepancy summarize(const std::vector<OutputComparison>& per_chunk) {
     }
   }
   d.relative = total.relative();
+  double diff2 = 0, ref2 = 0;
+  for (const OutputComparison& c : per_chunk) {
+    diff2 += c.diff2;
+    ref2 += c.ref2;
+  }
+  d.l2 = total.valid && ref2 > 0 ? std::sqrt(diff2 / ref2) : -1;
   return d;
 }
 
@@ -526,9 +540,14 @@ Result<LocalizeResult> localize(const Graph& source, const Graph& target,
     const bool dropped =
         after.relative < 0.5 * kept_before.relative ||
         (after.relative <= output_tolerance && kept_before.relative > output_tolerance);
-    f.confirmed = dropped && !new_disagreement && std::isfinite(after.relative);
+    // Two faults can mask each other: fixing one leaves the other's maximum error and may
+    // flip an image the two errors had cancelled out on; the L2 error still falls clearly.
+    const bool l2_falls = kept_before.relative > output_tolerance && after.l2 >= 0 &&
+                          after.l2 < 0.7 * kept_before.l2;
+    f.confirmed = std::isfinite(after.relative) && ((dropped && !new_disagreement) || l2_falls);
     f.evidence["causal check"] = "output rel. error " + fmt(kept_before.relative) + " -> " +
-                                 fmt(after.relative) + ", disagreeing " +
+                                 fmt(after.relative) + " (L2 " + fmt(kept_before.l2) + " -> " +
+                                 fmt(after.l2) + "), disagreeing " +
                                  std::to_string(kept_before.disagreeing) + " -> " +
                                  std::to_string(after.disagreeing) + " of " +
                                  std::to_string(kept_before.disagree.size()) + " images";

@@ -47,25 +47,14 @@ def keras_pair():
 
 @pytest.fixture(scope="module")
 def two_faults(torch_pair, tmp_path_factory):
-    """The ONNX export with one output channel of a middle 1x1 conv scaled by 3 and the
-    padding of a late depthwise conv shifted to the top-left."""
-    from convmend import engine
-    from convmend.contract import contract_of, write_contract
+    """The ONNX export with the demo's faults: one output channel of a middle 1x1 conv
+    scaled by 3 and the padding of a late depthwise conv shifted to the top-left."""
+    from convmend.demo import plant_demo_faults
 
     _, dst = torch_pair
-    graph = engine.load(dst)
-    convs = [n for n in graph.nodes() if n["op"] == "Conv"]
-    pointwise = next(n for n in convs[20:] if graph.constant(n["inputs"][1]).shape[2:] == (1, 1))
-    w = graph.constant(pointwise["inputs"][1]).copy()
-    w[5] *= 3.0
-    graph.set_constant(pointwise["inputs"][1], w)
-    depthwise = next(n for n in convs[40:] if n["attrs"].get("group", 1) > 1
-                     and n["attrs"]["pads"] == [1, 1, 1, 1])
-    graph.set_attr(depthwise["name"], "pads", [2, 2, 0, 0])
     out = tmp_path_factory.mktemp("planted") / "two_faults.onnx"
-    graph.save(str(out))
-    write_contract(out, contract_of(dst))
-    return out, pointwise["name"], depthwise["name"]
+    (_, pointwise, _), (_, depthwise, _) = plant_demo_faults(dst, out)
+    return out, pointwise, depthwise
 
 
 def test_two_planted_faults_are_repaired_and_proven_in_onnxruntime(torch_pair, two_faults,
