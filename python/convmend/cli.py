@@ -136,6 +136,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--validate", type=int, default=32, metavar="N",
                    help="images (disagreeing ones first) that decide which edits stay")
     p.add_argument("--rounds", type=int, default=4, help="localize-and-repair rounds at most")
+    p.add_argument("--ir-images", type=int, default=64, metavar="N",
+                   help="images the IR work runs on (all images are verified natively)")
     p.add_argument("--input-fix", choices=["emit", "bake"], default="emit",
                    help="input-contract faults: record the preprocessing that works in the "
                         "output's sidecar (emit), or build it into the model's input (bake)")
@@ -565,11 +567,12 @@ def cmd_repair(args: argparse.Namespace) -> int:
         raise ConvmendError("--json and --html name the same file")
     if args.count is not None and args.count < 1:
         raise ConvmendError("--count must be at least 1")
-    if args.validate < 1 or args.rounds < 1:
-        raise ConvmendError("--validate and --rounds must be at least 1")
+    if args.validate < 1 or args.rounds < 1 or args.ir_images < 1:
+        raise ConvmendError("--validate, --rounds and --ir-images must be at least 1")
     report = repairing.repair(src, dst, out, images=_image_set(args), trust=args.trust,
                               input_fix=args.input_fix, validate=args.validate,
                               max_rounds=args.rounds, verify=not args.no_verify,
+                              ir_images=args.ir_images,
                               source_preprocess=args.preprocess_source,
                               target_preprocess=args.preprocess_target,
                               log=lambda line: print(f"... {line}", file=sys.stderr, flush=True))

@@ -226,14 +226,16 @@ def _native(src: Path, paths: dict[str, Path], image_set: Any) -> dict[str, Any]
 
 def repair(src: str | Path, dst: str | Path, out: str | Path, images: Any = None,
            count: int | None = None, trust: bool = False, input_fix: str = "emit",
-           validate: int = 32, max_rounds: int = 4, verify: bool = True,
+           validate: int = 32, max_rounds: int = 4, verify: bool = True, ir_images: int = 64,
            source_preprocess: str | None = None, target_preprocess: str | None = None,
            log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Repair ``dst`` (converted from ``src``) into ``out``; the report document.
 
-    ``validate`` images (disagreeing ones first) decide which edits stay; ``verify`` runs
-    source and repaired file natively on all images. Raises ConvmendError, with nothing
-    written, when the target cannot be read, written back, or improved at all."""
+    The IR work (input stage, localization, the loop) runs on the first ``ir_images``
+    images; of those, ``validate`` (disagreeing ones first) decide which edits stay;
+    ``verify`` runs source, target and repaired file natively on all images. Raises
+    ConvmendError, with nothing written, when the target cannot be read, written back, or
+    improved at all."""
     from convmend import __version__
     from convmend.contract import contract_of, write_contract
     from convmend.convert.check import model_format
@@ -254,7 +256,7 @@ def repair(src: str | Path, dst: str | Path, out: str | Path, images: Any = None
     src, dst, out = Path(src), Path(dst), Path(out)
     _check_paths(src, dst, out)
     image_set = _image_set(images, count)
-    pixels = image_set.load_all()
+    pixels = [item.load() for item in list(image_set)[:max(ir_images, 1)]]
     say(f"loading {src.name} and {dst.name}")
     source_graph = _load(src, trust)
     target_graph = _load(dst, trust).clone()
@@ -287,8 +289,10 @@ def repair(src: str | Path, dst: str | Path, out: str | Path, images: Any = None
             break  # one input fix: the contract stage's findings are alternatives
     # What the repaired model is fed from here on.
     t_in = target_graph.inputs()[0]
-    x_fed = repaired_contract.for_input(t_in["name"], t_in["shape"], "fed").batch(pixels)
-    fed_out = run_ir(target_graph, x_fed)
+    fed_contract = repaired_contract.for_input(t_in["name"], t_in["shape"], "fed")
+    x_fed = fed_contract.batch(pixels)
+    unchanged_input = not any(s.get("kept") for s in steps)
+    fed_out = own_out if unchanged_input else run_ir(target_graph, x_fed)
 
     from convmend import _core
 
@@ -302,7 +306,7 @@ def repair(src: str | Path, dst: str | Path, out: str | Path, images: Any = None
         step["stage"] = step.get("stage") or "core"
         steps.append(step)
     kept_core = [s for s in core["steps"] if s["kept"]]
-    final_out = run_ir(repaired, x_fed)
+    final_out = run_ir(repaired, x_fed) if kept_core else fed_out
     ir_after = {"relative_error": discrepancy(source_out, final_out),
                 "disagreeing": disagreeing(source_out, final_out)}
     changed = bool(kept_core) or any(s.get("kept") for s in steps)
@@ -354,7 +358,7 @@ def repair(src: str | Path, dst: str | Path, out: str | Path, images: Any = None
         "output": {"path": str(out), "sha256": sha256_of(out),
                    "contract": repaired_contract.to_dict()},
         "images": {"count": len(image_set), "variants": image_set.num_variants,
-                   "validation": len(chosen)},
+                   "ir": len(pixels), "validation": len(chosen)},
         "input_stage": in_evidence,
         "ir": {"before": ir_before, "after": ir_after, "rounds": core["rounds"],
                "stopped": core["stopped"], "validation_before": core["before"],
@@ -371,7 +375,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     lines = [f"source {report['inputs']['source']['path']} -> target "
              f"{report['inputs']['target']['path']}"]
     ir = report["ir"]
-    lines.append(f"IR on {report['images']['count']} images: disagreeing "
+    lines.append(f"IR on {report['images']['ir']} images: disagreeing "
                  f"{ir['before']['disagreeing']} -> {ir['after']['disagreeing']}, output rel. "
                  f"error {ir['before']['relative_error']:.2g} -> "
                  f"{ir['after']['relative_error']:.2g} ({ir['rounds']} round(s); "
