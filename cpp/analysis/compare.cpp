@@ -214,6 +214,7 @@ std::optional<CanonicalWeight> canonical_weight(const Node& node) {
   }
   if (v == nullptr || !v->is_constant()) return std::nullopt;
   cw.stored = v;
+  cw.direct = v == node.input(1);
   Tensor raw = v->constant();
   if (raw.quant().empty() && !v->quant().empty()) {
     raw = raw.clone();

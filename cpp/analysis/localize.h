@@ -33,6 +33,8 @@ struct Edit {
     kReplaceOp,    // node replaced by `op` on (input 0, constant_inputs...) or, when
                    // constant_inputs is empty, on the old inputs; `attrs` replace the old ones
     kSetOutputs,   // graph outputs <- output_values
+    kRestoreFloat,  // a quantized / float16 weight `value` read through Dequantize or Cast:
+                    // its readers read the float `tensor` instead (declared-lossy undone)
   };
   Kind kind = Kind::kSetAttr;
   int64_t node = -1;

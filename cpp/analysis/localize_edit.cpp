@@ -112,6 +112,29 @@ Status apply_edits(Graph& graph, const std::vector<Edit>& edits,
         changed(fresh);
         break;
       }
+      case Edit::Kind::kRestoreFloat: {
+        ASSIGN_OR_RETURN(Value * v, value_of(graph, e.value));
+        const auto readers = v->consumers();
+        bool through = !readers.empty();
+        for (const auto& [n, i] : readers) {
+          through &= (n->op() == OpKind::kDequantizeLinear || n->op() == OpKind::kCast) &&
+                     i == 0 && n->outputs().size() == 1 &&
+                     n->output(0)->shape() == e.tensor.shape();
+        }
+        if (!through || !is_float(e.tensor.dtype())) {
+          return error(StatusCode::kInvalidArgument, "edit: '", v->name(),
+                       "' is not a weight read through Dequantize/Cast as ",
+                       shape_to_string(e.tensor.shape()));
+        }
+        Value* restored = graph.add_constant(v->name() + "#float", e.tensor);
+        restored->set_layout(v->layout());
+        for (const auto& [n, i] : readers) {
+          for (const auto& [c, k] : n->output(0)->consumers()) changed(c);
+          graph.replace_all_uses(n->output(0), restored);
+          RETURN_IF_ERROR(graph.remove_node(n));
+        }
+        break;
+      }
       case Edit::Kind::kSetOutputs: {
         std::vector<Value*> outs;
         for (int64_t id : e.output_values) {
@@ -159,6 +182,10 @@ std::string describe_edit(const Graph& graph, const Edit& e) {
         }
         out << ")";
       }
+      break;
+    case Edit::Kind::kRestoreFloat:
+      out << "restore " << value_name << " to the source's float values ("
+          << dtype_name(e.tensor.dtype()) << shape_to_string(e.tensor.shape()) << ")";
       break;
     case Edit::Kind::kSetOutputs: {
       out << "set the graph outputs to [";

@@ -422,6 +422,14 @@ void check_parameters(const LocalizeContext& ctx, std::vector<Suspect>* out) {
         }
         lossy.finding.target_nodes.push_back(t.anchor->id());
         lossy.finding.source_nodes.push_back(s.anchor->id());
+        // The undo, applied only when the user asks for float weights back.
+        if (!t.weight->direct) {
+          Edit e;
+          e.kind = Edit::Kind::kRestoreFloat;
+          e.value = t.weight->stored->id();
+          e.tensor = *expected_stored;
+          lossy.finding.edits.push_back(std::move(e));
+        }
       }
       continue;
     }
@@ -569,7 +577,8 @@ void check_parameters(const LocalizeContext& ctx, std::vector<Suspect>* out) {
         std::to_string(lossy_count) + " (" + lossy_dtypes + "), every weight within " +
         (lossy_dtypes == "f16" ? "float16 rounding" : "half a quantization step");
     lossy.finding.evidence["largest weight rel. diff"] = fmt(lossy_worst);
-    lossy.finding.patch = "none: declared lossy (restore float weights only when asked)";
+    lossy.finding.patch =
+        "none: declared lossy (float weights come back only when asked: --restore-precision)";
     lossy.strength = 1.0;
     out->push_back(std::move(lossy));
   }

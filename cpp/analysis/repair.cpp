@@ -309,6 +309,9 @@ Result<RepairResult> repair(const Graph& source, const Graph& target, const Alig
   if (current.agrees(goal)) {
     result.stopped = "the target agrees with the source (" + score_text(current) + ")";
   }
+  bool edited = false;
+  for (const RepairStep& st : result.steps) edited |= st.kept;
+  if (edited) result.repaired->remove_dead();  // weights an edit replaced
   result.after = current;
   return result;
 }

@@ -145,6 +145,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="override the source's input contract (preset or key=value list)")
     p.add_argument("--preprocess-target", metavar="SPEC",
                    help="override the target's input contract")
+    p.add_argument("--restore-precision", action="store_true",
+                   help="also undo declared-lossy changes (quantized or float16 weights get the "
+                        "source's float values back)")
     p.add_argument("--no-verify", action="store_true",
                    help="skip running source and repaired file in their own runtimes")
     p.add_argument("--trust", action="store_true",
@@ -573,6 +576,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
                               input_fix=args.input_fix, validate=args.validate,
                               max_rounds=args.rounds, verify=not args.no_verify,
                               ir_images=args.ir_images,
+                              restore_precision=args.restore_precision,
                               source_preprocess=args.preprocess_source,
                               target_preprocess=args.preprocess_target,
                               log=lambda line: print(f"... {line}", file=sys.stderr, flush=True))

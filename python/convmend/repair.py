@@ -14,8 +14,8 @@
 4. **Verify** natively: the source and the repaired file run in their own runtimes on all
    images; the report gives disagreement and logit error before and after.
 
-Declared-lossy changes (quantization, float16) are reported and kept. Report schema:
-docs/repair.md.
+Declared-lossy changes (quantization, float16) are reported and kept unless
+``restore_precision`` asks for the source's float weights. Report schema: docs/repair.md.
 """
 
 from __future__ import annotations
@@ -227,6 +227,7 @@ def _native(src: Path, paths: dict[str, Path], image_set: Any) -> dict[str, Any]
 def repair(src: str | Path, dst: str | Path, out: str | Path, images: Any = None,
            count: int | None = None, trust: bool = False, input_fix: str = "emit",
            validate: int = 32, max_rounds: int = 4, verify: bool = True, ir_images: int = 64,
+           restore_precision: bool = False,
            source_preprocess: str | None = None, target_preprocess: str | None = None,
            log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Repair ``dst`` (converted from ``src``) into ``out``; the report document.
@@ -300,7 +301,8 @@ def repair(src: str | Path, dst: str | Path, out: str | Path, images: Any = None
     say(f"repair loop on {len(chosen)} validation images "
         f"({int(np.sum(source_out[chosen].argmax(1) != fed_out[chosen].argmax(1)))} disagreeing)")
     core = _core.repair(source_graph, target_graph, [x_source[chosen]], [x_fed[chosen]],
-                        max_rounds=max_rounds, goal=GOAL_RELATIVE_ERROR)
+                        max_rounds=max_rounds, goal=GOAL_RELATIVE_ERROR,
+                        restore_precision=restore_precision)
     repaired = core.pop("graph")
     for step in core["steps"]:
         step["stage"] = step.get("stage") or "core"
@@ -311,6 +313,15 @@ def repair(src: str | Path, dst: str | Path, out: str | Path, images: Any = None
                 "disagreeing": disagreeing(source_out, final_out)}
     changed = bool(kept_core) or any(s.get("kept") for s in steps)
     needed = ir_before["disagreeing"] > 0 or ir_before["relative_error"] > GOAL_RELATIVE_ERROR
+    lossy = [f for f in core["remaining"] if f["code"] == "param.declared_lossy"]
+    if needed and not changed and lossy and not restore_precision and all(
+            f["code"] in ("param.declared_lossy", "runtime.numeric") for f in core["remaining"]):
+        ev = lossy[0].get("evidence", {})
+        raise ConvmendError(
+            f"{dst} differs from the source only by declared-lossy weights "
+            f"({ev.get('quantized layers', 'quantized layers')}; "
+            f"{ev.get('measured cost', 'cost measured in localize')}): nothing to repair; "
+            "--restore-precision brings the source's float weights back; nothing written")
     if needed and not changed:
         reasons = "; ".join(f"{s['code']}: {s['reason']}" for s in steps[:6]) or \
             "localization found nothing with an edit to try"
