@@ -37,7 +37,9 @@ def run_one(entry: dict[str, Any], count: int | None, workdir: Path) -> dict[str
     row["target"] = entry["target"]
     start = time.perf_counter()
     try:
-        report = repair(entry["source"], entry["target"], out, count=count)
+        # Declared-lossy faults are kept by design; the user asks for float weights back.
+        report = repair(entry["source"], entry["target"], out, count=count,
+                        restore_precision=entry["code"] == "param.declared_lossy")
     except ConvmendError as exc:
         row.update(status="error", error=str(exc)[:400],
                    seconds=round(time.perf_counter() - start, 1))
@@ -66,7 +68,9 @@ def markdown(doc: dict[str, Any]) -> str:
              f"Command: `{doc['command']}`; {doc['seconds']:.0f} s on {doc['machine']}; "
              f"{doc['images']} images per model (native verification on all of them).", "",
              "A file counts as repaired when the repaired file, run by its own runtime, agrees "
-             f"with the source's runtime on every image with relative logit error <= {GOAL:g}.",
+             f"with the source's runtime on every image with relative logit error <= {GOAL:g}. "
+             "`param.declared_lossy` files are repaired with `--restore-precision` (by default "
+             "repair keeps declared-lossy weights and says so).",
              "", "| code | repaired | of | share |", "|---|---|---|---|"]
     for code, c in sorted(doc["per_code"].items()):
         lines.append(f"| `{code}` | {c['ok']} | {c['n']} | {100.0 * c['ok'] / c['n']:.0f}% |")
@@ -102,8 +106,10 @@ def write(doc: dict[str, Any], out: Path) -> None:
 
 
 def merge(docs: list[dict[str, Any]], out: Path) -> int:
-    """Runs split by --kinds (in parallel processes) as one result."""
-    rows = [r for d in docs for r in d["rows"]]
+    """Runs split by --kinds (in parallel processes) as one result; a later run's row replaces
+    an earlier one for the same planted file (a rerun of some codes)."""
+    by_target = {r["target"]: r for d in docs for r in d["rows"]}
+    rows = list(by_target.values())
     per_code, total = _totals(rows)
     doc = dict(docs[0], rows=rows, per_code=per_code, total=total,
                command=" ; ".join(d["command"] for d in docs) + " (run in parallel, merged)",

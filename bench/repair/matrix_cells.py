@@ -1,0 +1,151 @@
+"""Repair every disagreeing cell of the conversion matrix (bench/results/matrix.json): each
+converted model whose outputs differ from its source beyond float noise (outcome
+`disagrees` or `declared_lossy`, or any image whose top-1 changes) is repaired with
+`convmend repair`, once as a user would by default (declared-lossy weights are kept, so the
+repair declines) and once with `--restore-precision`; before and after are native (the
+source's framework and the target's runtime, every image). Cells whose converted model does
+not take the source's images (`input_mismatch`) are listed with the reason.
+
+    .venv/bin/python bench/repair/matrix_cells.py [--matrix bench/results/matrix.json]
+        [--count 20]
+
+Results: bench/results/repair.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench" / "results"
+NOISE = 1e-4  # relative logit error below which a cell agrees (the repair goal)
+
+
+def disagreeing_cells(matrix: dict[str, Any]) -> tuple[list[dict], list[dict]]:
+    repairable, mismatched = [], []
+    for cell in matrix["cells"]:
+        diff = cell.get("diff") or {}
+        if cell["outcome"] == "input_mismatch":
+            mismatched.append(cell)
+        elif cell["outcome"] in ("disagrees", "declared_lossy") or (
+                diff and (diff.get("disagreeing_images", 0) > 0
+                          or diff.get("max_relative_error", 0) > 1e-2)):
+            repairable.append(cell)
+    return repairable, mismatched
+
+
+def _native(report: dict[str, Any], key: str) -> dict[str, Any] | None:
+    side = (report.get("native") or {}).get(key)
+    if not side or "error" in side:
+        return side
+    return {k: side[k] for k in ("disagreeing", "max_relative_error", "accuracy") if k in side}
+
+
+def repair_cell(cell: dict[str, Any], count: int, restore: bool, tmp: Path) -> dict[str, Any]:
+    from convmend.errors import ConvmendError
+    from convmend.repair import repair
+
+    target = Path(cell["output"])
+    out = tmp / f"{cell['model']}-{cell['source']}-{cell['target']}{target.suffix}"
+    start = time.perf_counter()
+    try:
+        report = repair(cell["source_path"], target, out, count=count, restore_precision=restore)
+    except ConvmendError as exc:
+        return {"status": "declined", "message": str(exc)[:400],
+                "seconds": round(time.perf_counter() - start, 1)}
+    size = out.stat().st_size if out.is_file() else None
+    out.unlink(missing_ok=True)
+    Path(str(out) + ".json").unlink(missing_ok=True)
+    return {"status": report["status"], "output_bytes": size, "seconds": report["seconds"],
+            "before": _native(report, "target"), "after": _native(report, "repaired"),
+            "source_accuracy": (report.get("native") or {}).get("source_accuracy"),
+            "kept": sorted({s["code"] for s in report["steps"] if s.get("kept")}),
+            "target_bytes": target.stat().st_size if target.is_file() else None}
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    lines = ["# Repair of the disagreeing cells of the conversion matrix", "",
+             f"Command: `{doc['command']}`; {doc['seconds']:.0f} s on {doc['machine']}; "
+             f"{doc['images']} images per cell, before and after measured natively on all of "
+             f"them. Matrix: `{doc['matrix']}` ({doc['matrix_cells']} cells; "
+             f"{doc['not_run']} not run yet).", "",
+             "| model | source -> target | chain | outcome | before: disagree, max rel. err | "
+             "default repair | with --restore-precision: after | kept |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in doc["rows"]:
+        b = r["restore"].get("before") or {}
+        a = r["restore"].get("after") or {}
+        before = (f"{b.get('disagreeing')}, {b.get('max_relative_error', 0):.3g}" if b
+                  else "-")
+        after = (f"{a.get('disagreeing')}, {a.get('max_relative_error', 0):.3g} "
+                 f"({r['restore']['status']})" if a and "error" not in a
+                 else r["restore"].get("message", r["restore"]["status"])[:120])
+        default = r["default"]["status"]
+        if default == "declined":
+            default += ": " + r["default"]["message"].split(": ", 1)[-1][:90]
+        lines.append(f"| {r['model']} | {r['source']} -> {r['target']} | `{r['chain']}` | "
+                     f"{r['outcome']} | {before} | {default} | {after} | "
+                     f"{', '.join(r['restore'].get('kept', []))} |")
+    lines += ["", "## Cells whose converted model does not take the source's images", ""]
+    for c in doc["input_mismatch"]:
+        lines.append(f"- {c['model']} {c['source']} -> {c['target']} `{c['chain']}`: "
+                     f"{c['reason'][:200]}")
+    lines += ["", "These are not repaired yet: the target's input is neither the source's "
+              "layout nor its transpose (onnx2tf reading an NHWC ONNX model as NCHW gives "
+              "[1, 224, 3, 224]); convmend's input contracts refuse such an input, so neither "
+              "localize nor repair can feed it. Re-converting through another chain of the "
+              "same cell is the working fix (`convmend convert` tries them)."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--matrix", default=str(RESULTS / "matrix.json"))
+    ap.add_argument("--count", type=int, default=20)
+    ap.add_argument("--out", default=str(RESULTS / "repair"))
+    args = ap.parse_args(argv)
+    matrix = json.loads(Path(args.matrix).read_text())
+    repairable, mismatched = disagreeing_cells(matrix)
+    start = time.perf_counter()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="convmend-repair-cells-") as tmp:
+        for k, cell in enumerate(repairable):
+            row = {key: cell[key] for key in ("model", "source", "target", "chain", "outcome",
+                                              "output")}
+            row["default"] = repair_cell(cell, args.count, False, Path(tmp))
+            row["restore"] = repair_cell(cell, args.count, True, Path(tmp))
+            rows.append(row)
+            print(f"[{k + 1}/{len(repairable)}] {cell['model']} {cell['source']}->"
+                  f"{cell['target']} {cell['chain']}: default {row['default']['status']}, "
+                  f"--restore-precision {row['restore']['status']}", flush=True)
+    doc = {
+        "command": "python bench/repair/matrix_cells.py " + " ".join(argv or sys.argv[1:]),
+        "machine": f"{platform.machine()}, {platform.python_version()}",
+        "seconds": round(time.perf_counter() - start, 1),
+        "images": args.count,
+        "matrix": str(Path(args.matrix).relative_to(ROOT)
+                      if Path(args.matrix).resolve().is_relative_to(ROOT) else args.matrix),
+        "matrix_cells": len(matrix["cells"]),
+        "not_run": sum(c["outcome"] == "not_run" for c in matrix["cells"]),
+        "rows": rows,
+        "input_mismatch": [{"model": c["model"], "source": c["source"], "target": c["target"],
+                            "chain": c["chain"],
+                            "reason": c.get("error") or ""}
+                           for c in mismatched],
+    }
+    out = Path(args.out)
+    Path(str(out) + ".json").write_text(json.dumps(doc, indent=1) + "\n")
+    Path(str(out) + ".md").write_text(markdown(doc))
+    print(f"written {out}.json/.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
