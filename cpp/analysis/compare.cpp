@@ -199,12 +199,27 @@ std::optional<CanonicalWeight> canonical_weight(const Node& node) {
     default:
       return std::nullopt;
   }
-  // Follow value-keeping ops back to the stored constant.
+  // Follow value-keeping ops back to the stored constant. An ONNX QDQ DequantizeLinear takes
+  // its scale and zero point as constant inputs; they become the weight's quantization.
   const Value* v = node.input(1);
+  QuantParams qdq;
   for (int depth = 0; v != nullptr && !v->is_constant() && depth < 4; ++depth) {
     const Node* p = v->producer();
     if (p == nullptr) return std::nullopt;
     if (p->op() == OpKind::kDequantizeLinear && p->input(1) == nullptr) {
+      v = p->input(0);
+    } else if (p->op() == OpKind::kDequantizeLinear && p->input(1)->is_constant() &&
+               (p->input(2) == nullptr || p->input(2)->is_constant())) {
+      const std::vector<double> scale = p->input(1)->constant().to_doubles();
+      const std::vector<int64_t> zero = p->input(2) != nullptr
+                                            ? p->input(2)->constant().to_int64s()
+                                            : std::vector<int64_t>(scale.size(), 0);
+      Result<int64_t> axis = p->attrs().get_int("axis", 1);
+      if (scale.empty() || zero.size() != scale.size() || !axis.is_ok()) return std::nullopt;
+      qdq.scale.assign(scale.begin(), scale.end());
+      qdq.zero_point = zero;
+      const int64_t rank = int64_t(p->input(0)->shape().size());
+      qdq.axis = int32_t(*axis < 0 ? *axis + rank : *axis);
       v = p->input(0);
     } else if (p->op() == OpKind::kCast || p->op() == OpKind::kIdentity) {
       v = p->input(0);
@@ -216,9 +231,9 @@ std::optional<CanonicalWeight> canonical_weight(const Node& node) {
   cw.stored = v;
   cw.direct = v == node.input(1);
   Tensor raw = v->constant();
-  if (raw.quant().empty() && !v->quant().empty()) {
+  if (raw.quant().empty() && (!v->quant().empty() || !qdq.empty())) {
     raw = raw.clone();
-    raw.set_quant(v->quant());
+    raw.set_quant(!qdq.empty() ? qdq : v->quant());
   }
   cw.stored_dtype = raw.dtype();
   cw.quant = raw.quant();

@@ -188,3 +188,39 @@ def test_unrelated_target_cannot_be_repaired(torch_pair, tmp_path, capsys):
     assert "could not be repaired" in err and "nothing written" in err
     assert len(err.strip().splitlines()[-1]) > 0
     assert not out.exists() and not Path(str(out) + ".json").exists()
+
+
+def test_declared_lossy_is_kept_unless_restore_precision(torch_pair, tmp_path, capsys):
+    """Six convolutions quantized to int8 (per tensor, ONNX QDQ): repair declines by default
+    and says why; --restore-precision brings the float weights back and agrees in ONNX
+    Runtime."""
+    from convmend import engine
+    from convmend.contract import contract_of, write_contract
+
+    src, dst = torch_pair
+    graph = engine.load(dst)
+    convs = [n for n in graph.nodes() if n["op"] == "Conv"][10:40:5]
+    for k, node in enumerate(convs):
+        w = graph.constant(node["inputs"][1]).astype(np.float32)
+        scale = np.float32(np.abs(w).max() / 127.0)
+        graph.add_constant(f"q{k}", np.clip(np.round(w / scale), -127, 127).astype(np.int8))
+        graph.add_constant(f"s{k}", np.asarray(scale, np.float32))
+        graph.add_constant(f"z{k}", np.asarray(0, np.int8))
+        graph.add_node("DequantizeLinear", f"dq{k}", [f"q{k}", f"s{k}", f"z{k}"], [f"dq{k}:0"])
+        graph.set_input(node["name"], 1, f"dq{k}:0")
+    graph.remove_dead()
+    graph.infer_shapes()
+    target = tmp_path / "int8.onnx"
+    graph.save(str(target))
+    write_contract(target, contract_of(dst))
+
+    out = tmp_path / "fixed.onnx"
+    assert main(["repair", str(src), str(target), "-o", str(out), "--count", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "declared-lossy" in err and "--restore-precision" in err and not out.exists()
+    assert main(["repair", str(src), str(target), "-o", str(out), "--count", "4",
+                 "--restore-precision", "--json", str(tmp_path / "r.json")]) == 0
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert [s["code"] for s in doc["steps"] if s["kept"]] == ["param.declared_lossy"]
+    assert doc["native"]["repaired"]["max_relative_error"] <= 1e-4
+    assert not any(n["op"] == "DequantizeLinear" for n in engine.load(out).nodes())
