@@ -34,7 +34,8 @@ from convmend.errors import ConvmendError
 SCHEMA = "convmend.repair/1"
 # Native agreement the repair aims at (the issue's bar): relative logit error.
 GOAL_RELATIVE_ERROR = 1e-4
-WRITABLE_FORMATS = {".onnx": "onnx", ".tflite": "tflite"}
+WRITABLE_FORMATS = {".onnx": "onnx", ".tflite": "tflite", ".keras": "keras", ".h5": "keras",
+                    ".hdf5": "keras", ".pt2": "torch", ".pth": "torch", ".pt": "torch"}
 INPUT_FIXES = ("emit", "bake")
 
 
@@ -169,11 +170,16 @@ def _check_paths(src: Path, dst: Path, out: Path) -> str:
             raise ConvmendError(f"model file not found: {p}")
     check_output_path(out, [src, dst])
     fmt = WRITABLE_FORMATS.get(dst.suffix.lower())
-    if fmt is None or dst.is_dir():
+    if dst.is_dir():
         raise ConvmendError(
-            f"cannot write a repaired {dst.suffix or 'directory'} model: convmend repair writes "
-            "ONNX (.onnx) and TFLite (.tflite) targets today (Keras, PyTorch and SavedModel "
-            "writers are not built yet)")
+            f"cannot write a repaired SavedModel ({dst}): its weights are read frozen into the "
+            "serving graph and there is no writer back yet; repair writes ONNX (.onnx), TFLite "
+            "(.tflite), Keras (.keras, .h5) and PyTorch (.pt2, state-dict .pth/.pt) targets")
+    if fmt is None:
+        raise ConvmendError(
+            f"cannot write a repaired {dst.suffix or 'extension-less'} model: repair writes "
+            "ONNX (.onnx), TFLite (.tflite), Keras (.keras, .h5) and PyTorch (.pt2, "
+            "state-dict .pth/.pt) targets")
     if out.suffix.lower() != dst.suffix.lower():
         raise ConvmendError(f"output {out} must have the target's extension {dst.suffix} "
                             "(the repaired model is written in the target's own format)")
@@ -189,6 +195,45 @@ def _save_atomically(graph: Any, out: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _write(fmt: str, dst: Path, out: Path, original: Any, repaired: Any, trust: bool,
+           changed: bool) -> list[str]:
+    """Write the repaired model in the target's format; what was written, in words."""
+    from convmend import writeback
+    from convmend.fileio import write_bytes_atomically
+
+    if not changed:  # nothing inside the model changed: the target's own bytes
+        write_bytes_atomically(out, dst.read_bytes())
+        return ["the target's own bytes (only its input contract changed)"]
+    if fmt in ("onnx", "tflite"):
+        _save_atomically(repaired, out)
+        return [f"the repaired IR through the C++ {fmt} writer"]
+    if fmt == "keras":
+        assigned = writeback.write_keras(dst, original, repaired, out, trust)
+        return [f"Keras variable {name}" for name in assigned]
+    assigned = writeback.write_torch(dst, original, repaired, out)
+    return [f"PyTorch tensor {name}" for name in assigned]
+
+
+def _write_sidecar(dst: Path, out: Path, contract: Any) -> None:
+    """The target's sidecar (a state dict's architecture, the conversion record) carried
+    over, with the repaired model's input contract."""
+    import json
+
+    from convmend.contract import write_contract
+    from convmend.fileio import write_json
+
+    sidecar = Path(str(dst) + ".json")
+    if sidecar.is_file():
+        try:
+            data = json.loads(sidecar.read_text())
+        except (OSError, ValueError):
+            data = None
+        if isinstance(data, dict):
+            data["repaired_from"] = str(dst)
+            write_json(Path(str(out) + ".json"), data)
+    write_contract(out, contract)
 
 
 def _native(src: Path, paths: dict[str, Path], image_set: Any) -> dict[str, Any]:
@@ -238,7 +283,7 @@ def repair(src: str | Path, dst: str | Path, out: str | Path, images: Any = None
     ConvmendError, with nothing written, when the target cannot be read, written back, or
     improved at all."""
     from convmend import __version__
-    from convmend.contract import contract_of, write_contract
+    from convmend.contract import contract_of
     from convmend.convert.check import model_format
     from convmend.fileio import sha256_of
     from convmend.localize import (
@@ -255,12 +300,13 @@ def repair(src: str | Path, dst: str | Path, out: str | Path, images: Any = None
     say = log or (lambda line: None)
     start = time.perf_counter()
     src, dst, out = Path(src), Path(dst), Path(out)
-    _check_paths(src, dst, out)
+    fmt = _check_paths(src, dst, out)
     image_set = _image_set(images, count)
     pixels = [item.load() for item in list(image_set)[:max(ir_images, 1)]]
     say(f"loading {src.name} and {dst.name}")
     source_graph = _load(src, trust)
-    target_graph = _load(dst, trust).clone()
+    original_graph = _load(dst, trust)
+    target_graph = original_graph.clone()
     for g, p in ((source_graph, src), (target_graph, dst)):
         if len(g.inputs()) != 1:
             raise ConvmendError(f"{p} has {len(g.inputs())} inputs; repair feeds one image input")
@@ -329,14 +375,10 @@ def repair(src: str | Path, dst: str | Path, out: str | Path, images: Any = None
                             f"the source ({reasons}); nothing written")
 
     say(f"writing {out}")
-    if any(s.get("kept") and s.get("fix") != "emit" for s in steps):
-        _save_atomically(repaired, out)
-    else:  # nothing inside the model changed: the target's own bytes
-        from convmend.fileio import write_bytes_atomically
-
-        write_bytes_atomically(out, dst.read_bytes())
+    written = _write(fmt, dst, out, original_graph, repaired, trust,
+                     any(s.get("kept") and s.get("fix") != "emit" for s in steps))
     try:
-        write_contract(out, repaired_contract)
+        _write_sidecar(dst, out, repaired_contract)
     except BaseException:
         out.unlink(missing_ok=True)
         raise
@@ -366,8 +408,8 @@ def repair(src: str | Path, dst: str | Path, out: str | Path, images: Any = None
             "target": {"path": str(dst), "format": model_format(dst), "sha256": sha256_of(dst),
                        "contract": target_contract.to_dict()},
         },
-        "output": {"path": str(out), "sha256": sha256_of(out),
-                   "contract": repaired_contract.to_dict()},
+        "output": {"path": str(out), "format": fmt, "sha256": sha256_of(out),
+                   "contract": repaired_contract.to_dict(), "written": written},
         "images": {"count": len(image_set), "variants": image_set.num_variants,
                    "ir": len(pixels), "validation": len(chosen)},
         "input_stage": in_evidence,

@@ -152,10 +152,15 @@ def test_refusals_leave_no_file(torch_pair, keras_pair, two_faults, tmp_path, ca
     # A folder that does not exist.
     assert main(["repair", str(src), str(target), "-o", str(tmp_path / "no" / "x.onnx")]) == 2
     assert "does not exist" in capsys.readouterr().err
-    # A format without a writer.
-    ksrc, _ = keras_pair
-    assert main(["repair", str(src), str(ksrc), "-o", str(tmp_path / "x.keras")]) == 2
-    assert "ONNX (.onnx) and TFLite (.tflite)" in capsys.readouterr().err
+    # Formats without a writer: a SavedModel folder, an unknown extension.
+    saved = tmp_path.parent / f"{tmp_path.name}-saved_model"
+    saved.mkdir(exist_ok=True)
+    assert main(["repair", str(src), str(saved), "-o", str(tmp_path / "x")]) == 2
+    assert "SavedModel" in capsys.readouterr().err
+    other = tmp_path.parent / f"{tmp_path.name}-model.bin"
+    other.write_bytes(b"\0" * 16)
+    assert main(["repair", str(src), str(other), "-o", str(tmp_path / "x.bin")]) == 2
+    assert "cannot write a repaired .bin model" in capsys.readouterr().err
     # Another extension than the target's.
     assert main(["repair", str(src), str(target), "-o", str(tmp_path / "x.tflite")]) == 2
     assert "extension" in capsys.readouterr().err
@@ -224,3 +229,49 @@ def test_declared_lossy_is_kept_unless_restore_precision(torch_pair, tmp_path, c
     assert [s["code"] for s in doc["steps"] if s["kept"]] == ["param.declared_lossy"]
     assert doc["native"]["repaired"]["max_relative_error"] <= 1e-4
     assert not any(n["op"] == "DequantizeLinear" for n in engine.load(out).nodes())
+
+
+def test_keras_target_weights_written_back(keras_pair, tmp_path):
+    """A .keras target with one kernel channel tripled: the repaired .keras (written through
+    Keras, only that variable assigned) agrees with the source in Keras itself."""
+    import keras
+
+    from convmend import repair
+    from convmend.contract import contract_of, write_contract
+
+    src, _ = keras_pair
+    model = keras.models.load_model(src, compile=False)
+    kernel = model.get_layer("block_6_project").weights[0]
+    w = kernel.numpy()
+    w[..., 3] *= 3.0
+    kernel.assign(w)
+    target = tmp_path / "faulty.keras"
+    model.save(target)
+    write_contract(target, contract_of(src))
+    report = repair.repair(src, target, tmp_path / "fixed.keras", count=COUNT)
+    assert report["status"] == "repaired", repair.summary_lines(report)
+    assert report["output"]["written"] == ["Keras variable block_6_project/kernel"]
+    assert report["native"]["target"]["max_relative_error"] > 1e-2
+    assert report["native"]["repaired"]["max_relative_error"] <= 1e-4
+
+
+def test_torch_program_weights_written_back(torch_pair, tmp_path):
+    """A torch.export program (.pt2) with one output channel tripled: the repaired .pt2 has
+    the state-dict tensor fixed and agrees with the source module in PyTorch."""
+    import torch
+
+    from convmend import repair
+    from convmend.contract import contract_of, write_contract
+    from convmend.convert.torch_source import load_module
+
+    src, _ = torch_pair
+    program = torch.export.export(load_module(src).eval(), (torch.zeros(1, 3, 224, 224),))
+    with torch.no_grad():
+        program.state_dict["features.7.conv.2.weight"][5] *= 3.0
+    target = tmp_path / "faulty.pt2"
+    torch.export.save(program, str(target))
+    write_contract(target, contract_of(src))
+    report = repair.repair(src, target, tmp_path / "fixed.pt2", count=COUNT)
+    assert report["status"] == "repaired", repair.summary_lines(report)
+    assert report["output"]["written"] == ["PyTorch tensor features.7.conv.2.weight"]
+    assert report["native"]["repaired"]["max_relative_error"] <= 1e-4

@@ -71,16 +71,35 @@ def load(path: Path, trust: bool = False) -> Any:
     keras2 = _layers_in(cfg, KERAS2_ONLY)
     if keras2 and cfg is not None and cfg.get("class_name") in ("Functional", "Model"):
         return _from_tf_keras_config(cfg, path.stem)  # onnx2tf's tf_keras files
+    return from_model(_keras_load(path, trust, keras2), trust=trust)
+
+
+def _keras_load(path: Path, trust: bool, keras2: dict[str, list[str]]) -> Any:
     import keras
 
     try:
-        model = keras.models.load_model(str(path), compile=False, safe_mode=not trust)
+        return keras.models.load_model(str(path), compile=False, safe_mode=not trust)
     except Exception as exc:  # Keras raises ValueError/TypeError/OSError alike
         if keras2:  # say which layers, not only Keras' first complaint
             raise UnsupportedLayers(FORMAT, keras2) from exc
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConvmendError(f"Keras cannot load {path}: {first}") from exc
-    return from_model(model, trust=trust)
+
+
+def load_model_object(path: Path, trust: bool = False) -> Any:
+    """The ``keras.Model`` of a Keras 3 file, with the same refusals as ``load`` (code layers
+    without trust); Keras 2 files (tf_keras) are refused: they cannot be saved back here."""
+    path = Path(path)
+    cfg = _model_config(path)
+    if not trust:
+        code = _layers_in(cfg, CODE_LAYERS)
+        if code:
+            raise RefusedCode(_refusal(path.name, code))
+    keras2 = _layers_in(cfg, KERAS2_ONLY)
+    if keras2:
+        raise ConvmendError(f"{path} was written by Keras 2 (tf_keras layers "
+                            f"{', '.join(sorted(keras2))}); writing it back is not supported")
+    return _keras_load(path, trust, keras2)
 
 
 def from_model(model: Any, name: str | None = None, trust: bool = False) -> Any:
