@@ -146,7 +146,11 @@ class IsolatedRunner {
         ptrs[i] = &fed[i];
       }
       std::vector<Tensor> outs;
-      RETURN_IF_ERROR(interp_.evaluate_node(*n, ptrs, &outs));
+      // The interpreter may run a clone of the target (batch relaxed): its own node, whose
+      // constants it holds (clones keep ids).
+      const Node* own = interp_.graph().node_by_id(n->id());
+      if (own == nullptr) return error(StatusCode::kInternal, "node ", n->id(), " not in clone");
+      RETURN_IF_ERROR(interp_.evaluate_node(*own, ptrs, &outs));
       for (size_t o = 0; o < outs.size(); ++o) local[n->output(o)->id()] = outs[o];
     }
     auto it = local.find(m.target_value);
@@ -429,6 +433,8 @@ Result<LocalizeResult> localize(const Graph& source, const Graph& target,
         isolated[i].add(*iso, *view);
       } else {
         isolated[i].valid = false;
+        if (timer.on) std::fprintf(stderr, "localize: isolated run of match %zu failed: %s\n", i,
+                                   iso.status().message().c_str());
       }
       partial[i] = partial[i] || part;
       timer.mark("isolated");

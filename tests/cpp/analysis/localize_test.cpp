@@ -106,6 +106,22 @@ TEST(analysis_Localize, CleanConvertedOnlyNumeric) {
   }
 }
 
+// A target whose file fixes the batch to 1 (torch.onnx.export, tf2onnx) runs as a relaxed
+// clone; the isolated check must still find each block's constants (regression: every
+// isolated error was infinite, so no block ever stood out).
+TEST(analysis_Localize, FixedBatchTargetKeepsIsolatedErrors) {
+  Weights m;
+  auto s = source_graph(m);
+  auto t = converted_graph(m);
+  t->inputs()[0]->set_shape({1, 12, 12, 3});
+  LocalizeRun r = run_localize(*s, *t, true);
+  ASSERT_FALSE(r.result.errors.empty());
+  for (const MatchError& e : r.result.errors) {
+    EXPECT_TRUE(std::isfinite(e.isolated)) << e.match_index;
+    EXPECT_LT(e.isolated, e.tolerance) << e.match_index;
+  }
+}
+
 TEST(analysis_Localize, WeightChanged) {
   Weights m;
   auto s = source_graph(m);
