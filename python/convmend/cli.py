@@ -24,6 +24,23 @@ def _sha256(path: Path) -> str:
     return sha256_of(path)  # a SavedModel is a folder
 
 
+def _image_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--images", metavar="DIR", help="image folder (default: the packaged images)")
+    p.add_argument("--count", type=int, help="number of images (variants fill up when needed)")
+
+
+def _contract_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preprocess-source", metavar="SPEC",
+                   help="override the source's input contract (preset or key=value list)")
+    p.add_argument("--preprocess-target", metavar="SPEC",
+                   help="override the target's input contract")
+
+
+def _trust_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trust", action="store_true",
+                   help="allow model files that carry code (Keras Lambda layers, pickles)")
+
+
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="convmend",
@@ -35,17 +52,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = sub.add_parser("inspect",
                        help="ops, layouts, parameters, dtypes and quantization of a model")
     p.add_argument("model", help=".onnx, .tflite, .keras/.h5, .pt2/.pth or a SavedModel folder")
-    p.add_argument("--trust", action="store_true",
-                   help="allow model files that carry code (Keras Lambda layers, pickles)")
+    _trust_option(p)
     p.add_argument("--json", metavar="OUT", help="also write the summary as JSON")
     p.add_argument("--text", action="store_true", help="print the whole IR in text form")
 
     p = sub.add_parser("run", help="run a model in convmend's interpreter on images")
     p.add_argument("model", help=".onnx, .tflite, .keras/.h5, .pt2/.pth or a SavedModel folder")
-    p.add_argument("--trust", action="store_true",
-                   help="allow model files that carry code (Keras Lambda layers, pickles)")
-    p.add_argument("--images", metavar="DIR", help="image folder (default: the packaged images)")
-    p.add_argument("--count", type=int, help="number of images (variants fill up when needed)")
+    _trust_option(p)
+    _image_options(p)
     p.add_argument("--preprocess", metavar="SPEC",
                    help="preset name and/or key=value list, e.g. 'torchvision' or "
                         "'size=224,scale=1/127.5,mean=1,layout=nhwc' (default: by input layout)")
@@ -78,10 +92,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--labels", metavar="FILE",
                    help="JSON object mapping image file names to ImageNet class indices")
     p.add_argument("--count", type=int, help="number of images (variants fill up when needed)")
-    p.add_argument("--preprocess-source", metavar="SPEC",
-                   help="override the source's input contract (preset or key=value list)")
-    p.add_argument("--preprocess-target", metavar="SPEC",
-                   help="override the target's input contract")
+    _contract_options(p)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", metavar="OUT", help="write per-image results and totals as JSON")
     p.add_argument("--quiet", action="store_true", help="print the totals only")
@@ -111,18 +122,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = sub.add_parser("localize", help="where and why a converted model differs from its source")
     p.add_argument("source")
     p.add_argument("target")
-    p.add_argument("--images", metavar="DIR", help="image folder (default: the packaged images)")
-    p.add_argument("--count", type=int, help="number of images (variants fill up when needed)")
-    p.add_argument("--preprocess-source", metavar="SPEC",
-                   help="override the source's input contract (preset or key=value list)")
-    p.add_argument("--preprocess-target", metavar="SPEC",
-                   help="override the target's input contract")
+    _image_options(p)
+    _contract_options(p)
     p.add_argument("--no-confirm", action="store_true",
                    help="skip the causal check (patching each suspect in the IR)")
     p.add_argument("--native", action="store_true",
                    help="also compare labels in the models' own runtimes")
-    p.add_argument("--trust", action="store_true",
-                   help="allow model files that carry code (Keras Lambda layers, pickles)")
+    _trust_option(p)
     p.add_argument("--json", metavar="OUT", help="write the report as JSON")
     p.add_argument("--html", metavar="OUT", help="write the report as an HTML page")
 
@@ -131,8 +137,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("target")
     p.add_argument("-o", "--output", required=True, metavar="FIXED",
                    help="the repaired model, in the target's format (never an input)")
-    p.add_argument("--images", metavar="DIR", help="image folder (default: the packaged images)")
-    p.add_argument("--count", type=int, help="number of images (variants fill up when needed)")
+    _image_options(p)
     p.add_argument("--validate", type=int, default=32, metavar="N",
                    help="images (disagreeing ones first) that decide which edits stay")
     p.add_argument("--rounds", type=int, default=4, help="localize-and-repair rounds at most")
@@ -141,17 +146,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--input-fix", choices=["emit", "bake"], default="emit",
                    help="input-contract faults: record the preprocessing that works in the "
                         "output's sidecar (emit), or build it into the model's input (bake)")
-    p.add_argument("--preprocess-source", metavar="SPEC",
-                   help="override the source's input contract (preset or key=value list)")
-    p.add_argument("--preprocess-target", metavar="SPEC",
-                   help="override the target's input contract")
+    _contract_options(p)
     p.add_argument("--restore-precision", action="store_true",
                    help="also undo declared-lossy changes (quantized or float16 weights get the "
                         "source's float values back)")
     p.add_argument("--no-verify", action="store_true",
                    help="skip running source and repaired file in their own runtimes")
-    p.add_argument("--trust", action="store_true",
-                   help="allow model files that carry code (Keras Lambda layers, pickles)")
+    _trust_option(p)
     p.add_argument("--json", metavar="OUT", help="write the report as JSON")
     p.add_argument("--html", metavar="OUT", help="write the report as an HTML page")
 

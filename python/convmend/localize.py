@@ -436,6 +436,30 @@ def _label_table(image_set: Any, source_out: np.ndarray, target_out: np.ndarray,
     return {"summary": summary, "images": rows}
 
 
+def load_pair(src: Path, dst: Path, pixels: list[np.ndarray], trust: bool,
+              source_preprocess: str | None, target_preprocess: str | None, job: str,
+              say: Callable[[str], None]) -> tuple[Any, Any, Any, Any, np.ndarray, np.ndarray]:
+    """Both graphs (one image input each), their contracts (the source's fitted to its
+    input), the source's batch and the source IR's outputs on it."""
+    from convmend.contract import contract_of
+
+    say(f"loading {src.name} and {dst.name}")
+    source_graph = _load(src, trust)
+    target_graph = _load(dst, trust)
+    for g, p in ((source_graph, src), (target_graph, dst)):
+        if len(g.inputs()) != 1:
+            raise ConvmendError(f"{p} has {len(g.inputs())} inputs; {job} feeds one image input")
+    source_contract = contract_of(src, override=source_preprocess)
+    target_contract = contract_of(dst, override=target_preprocess)
+    s_in = source_graph.inputs()[0]
+    source_contract = source_contract.for_input(s_in["name"], s_in["shape"],
+                                                source_contract.origin)
+    x_source = source_contract.batch(pixels)
+    say(f"running the source IR on {len(pixels)} images")
+    return (source_graph, target_graph, source_contract, target_contract, x_source,
+            run_ir(source_graph, x_source))
+
+
 def localize(src: str | Path, dst: str | Path, images: Any = None, count: int | None = None,
              trust: bool = False, confirm: bool = True, native: bool = False,
              source_preprocess: str | None = None, target_preprocess: str | None = None,
@@ -446,7 +470,6 @@ def localize(src: str | Path, dst: str | Path, images: Any = None, count: int | 
     (variants fill up). ``native`` also runs both models in their own runtimes for the label
     table. The ``*_preprocess`` overrides replace a model's recorded contract."""
     from convmend import __version__
-    from convmend.contract import contract_of
     from convmend.convert.check import model_format
     from convmend.fileio import sha256_of
 
@@ -458,21 +481,8 @@ def localize(src: str | Path, dst: str | Path, images: Any = None, count: int | 
             raise ConvmendError(f"model file not found: {p}")
     image_set = _image_set(images, count)
     pixels = image_set.load_all()
-    say(f"loading {src.name} and {dst.name}")
-    source_graph = _load(src, trust)
-    target_graph = _load(dst, trust)
-    for g, p in ((source_graph, src), (target_graph, dst)):
-        if len(g.inputs()) != 1:
-            raise ConvmendError(f"{p} has {len(g.inputs())} inputs; localize feeds one image "
-                                "input")
-    source_contract = contract_of(src, override=source_preprocess)
-    target_contract = contract_of(dst, override=target_preprocess)
-    s_in = source_graph.inputs()[0]
-    source_contract = source_contract.for_input(s_in["name"], s_in["shape"],
-                                                source_contract.origin)
-    x_source = source_contract.batch(pixels)
-    say(f"running the source IR on {len(pixels)} images")
-    source_out = run_ir(source_graph, x_source)
+    source_graph, target_graph, source_contract, target_contract, x_source, source_out = \
+        load_pair(src, dst, pixels, trust, source_preprocess, target_preprocess, "localize", say)
     say("input-contract stage")
     in_findings, in_evidence, target_out, x_target = input_contract_stage(
         source_graph, target_graph, source_contract, target_contract, pixels, source_out)

@@ -283,15 +283,14 @@ def repair(src: str | Path, dst: str | Path, out: str | Path, images: Any = None
     ConvmendError, with nothing written, when the target cannot be read, written back, or
     improved at all."""
     from convmend import __version__
-    from convmend.contract import contract_of
     from convmend.convert.check import model_format
     from convmend.fileio import sha256_of
     from convmend.localize import (
         _image_set,
-        _load,
         disagreeing,
         discrepancy,
         input_contract_stage,
+        load_pair,
         run_ir,
     )
 
@@ -303,21 +302,9 @@ def repair(src: str | Path, dst: str | Path, out: str | Path, images: Any = None
     fmt = _check_paths(src, dst, out)
     image_set = _image_set(images, count)
     pixels = [item.load() for item in list(image_set)[:max(ir_images, 1)]]
-    say(f"loading {src.name} and {dst.name}")
-    source_graph = _load(src, trust)
-    original_graph = _load(dst, trust)
+    source_graph, original_graph, source_contract, target_contract, x_source, source_out = \
+        load_pair(src, dst, pixels, trust, source_preprocess, target_preprocess, "repair", say)
     target_graph = original_graph.clone()
-    for g, p in ((source_graph, src), (target_graph, dst)):
-        if len(g.inputs()) != 1:
-            raise ConvmendError(f"{p} has {len(g.inputs())} inputs; repair feeds one image input")
-    source_contract = contract_of(src, override=source_preprocess)
-    target_contract = contract_of(dst, override=target_preprocess)
-    s_in = source_graph.inputs()[0]
-    source_contract = source_contract.for_input(s_in["name"], s_in["shape"],
-                                                source_contract.origin)
-    x_source = source_contract.batch(pixels)
-    say(f"running the source IR on {len(pixels)} images")
-    source_out = run_ir(source_graph, x_source)
 
     say("input-contract stage")
     in_findings, in_evidence, own_out, x_target = input_contract_stage(

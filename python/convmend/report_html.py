@@ -13,6 +13,13 @@ from convmend.fileio import write_bytes_atomically
 
 WIDTH, HEIGHT, PAD = 900, 320, 48
 FLOOR = 1e-9  # errors below this (exact matches) are drawn at the floor of the log axis
+STYLE = """<style>
+body { font-family: sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; font-size: 13px; }
+td, th { border: 1px solid #ccc; padding: 3px 6px; vertical-align: top; }
+th { background: #f3f3f3; } td.ev { font-size: 12px; } .warn { color: #a40; }
+code { font-size: 13px; }
+</style>"""
 
 
 def _esc(value: Any) -> str:
@@ -145,13 +152,7 @@ def render(report: dict[str, Any]) -> str:
     native = (f", {lab['native_disagreeing']} natively" if "native_disagreeing" in lab else "")
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>convmend localize: {_esc(Path(dst['path']).name)}</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; font-size: 13px; }}
-td, th {{ border: 1px solid #ccc; padding: 3px 6px; vertical-align: top; }}
-th {{ background: #f3f3f3; }} td.ev {{ font-size: 12px; }} .warn {{ color: #a40; }}
-code {{ font-size: 13px; }}
-</style></head><body>
+{STYLE}</head><body>
 <h1>convmend localize</h1>
 <p>{_esc(report['tool'])}, {report['seconds']} s<br>
 {_side('source', src)}<br>
@@ -208,12 +209,7 @@ def render_repair(report: dict[str, Any]) -> str:
                         for f in report.get("remaining", []))
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>convmend repair: {_esc(Path(dst['path']).name)}</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; font-size: 13px; }}
-td, th {{ border: 1px solid #ccc; padding: 3px 6px; vertical-align: top; }}
-th {{ background: #f3f3f3; }} td.ev {{ font-size: 12px; }}
-</style></head><body>
+{STYLE}</head><body>
 <h1>convmend repair: {_esc(report['status'])}</h1>
 <p>{_esc(report['tool'])}, {report['seconds']} s<br>
 {_side('source', src)}<br>

@@ -63,15 +63,22 @@ def load(path: Path, trust: bool = False) -> Any:
     path = Path(path)
     if not path.exists():
         raise ConvmendError(f"model file not found: {path}")
+    cfg, keras2 = _checked_config(path, trust)
+    if keras2 and cfg is not None and cfg.get("class_name") in ("Functional", "Model"):
+        return _from_tf_keras_config(cfg, path.stem)  # onnx2tf's tf_keras files
+    return from_model(_keras_load(path, trust, keras2), trust=trust)
+
+
+def _checked_config(path: Path, trust: bool) -> tuple[dict[str, Any] | None,
+                                                     dict[str, list[str]]]:
+    """The file's model config and its Keras-2-only layers; refuses layers that carry code
+    unless ``trust``."""
     cfg = _model_config(path)
     if not trust:
         code = _layers_in(cfg, CODE_LAYERS)
         if code:
             raise RefusedCode(_refusal(path.name, code))
-    keras2 = _layers_in(cfg, KERAS2_ONLY)
-    if keras2 and cfg is not None and cfg.get("class_name") in ("Functional", "Model"):
-        return _from_tf_keras_config(cfg, path.stem)  # onnx2tf's tf_keras files
-    return from_model(_keras_load(path, trust, keras2), trust=trust)
+    return cfg, _layers_in(cfg, KERAS2_ONLY)
 
 
 def _keras_load(path: Path, trust: bool, keras2: dict[str, list[str]]) -> Any:
@@ -90,12 +97,7 @@ def load_model_object(path: Path, trust: bool = False) -> Any:
     """The ``keras.Model`` of a Keras 3 file, with the same refusals as ``load`` (code layers
     without trust); Keras 2 files (tf_keras) are refused: they cannot be saved back here."""
     path = Path(path)
-    cfg = _model_config(path)
-    if not trust:
-        code = _layers_in(cfg, CODE_LAYERS)
-        if code:
-            raise RefusedCode(_refusal(path.name, code))
-    keras2 = _layers_in(cfg, KERAS2_ONLY)
+    _, keras2 = _checked_config(path, trust)
     if keras2:
         raise ConvmendError(f"{path} was written by Keras 2 (tf_keras layers "
                             f"{', '.join(sorted(keras2))}); writing it back is not supported")
