@@ -567,6 +567,13 @@ Result<LocalizeResult> localize(const Graph& source, const Graph& target,
     // When the outputs agree, an unmatched node whose patch does not help changes nothing
     // that matters (an equivalent op the alignment did not pair): not a finding.
     if (outputs_agree && s.strength < 0.8 && !f.confirmed) continue;
+    // Nor is a difference whose patch, on agreeing outputs, makes them worse: the two
+    // graphs compute the same thing another way (a Keras ZeroPadding2D before a max pool
+    // after ReLU pads as the source's -inf would).
+    if (outputs_agree && !f.confirmed && f.discrepancy_after_patch >= 0 &&
+        f.discrepancy_after_patch > f.discrepancy_before && f.code != "param.declared_lossy") {
+      continue;
+    }
     if (f.code == "param.declared_lossy") {
       f.confidence = 0.9;
       f.evidence["measured cost"] = "output rel. error " + fmt(before.relative) + ", " +
