@@ -326,7 +326,8 @@ def repair(src: str | Path, dst: str | Path, out: str | Path, images: Any = None
     fed_contract = repaired_contract.for_input(t_in["name"], t_in["shape"], "fed")
     x_fed = fed_contract.batch(pixels)
     unchanged_input = not any(s.get("kept") for s in steps)
-    fed_out = own_out if unchanged_input else run_ir(target_graph, x_fed)
+    fed_out = (own_out if unchanged_input and own_out.shape == source_out.shape
+               else run_ir(target_graph, x_fed))
 
     from convmend import _core
 

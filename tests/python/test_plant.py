@@ -84,8 +84,13 @@ def test_each_planted_file_runs_natively_and_changes_as_intended(corpus):
             c = contract_of(entry["clean_target"])
             clean[entry["clean_target"]] = native_outputs(entry["clean_target"], c, pixels)
         before = clean[entry["clean_target"]]
-        after = native_outputs(entry["target"], contract_of(entry["target"]), pixels)
         graph = engine.load(entry["target"])
+        feed = contract_of(entry["target"])
+        if entry["code"] == "input.layout":  # the sidecar keeps the old, now unfitting layout
+            shape = graph.inputs()[0]["shape"]
+            assert list(feed.input_shape) != shape
+            feed = feed.for_input(feed.input_name, shape, "test: the new layout")
+        after = native_outputs(entry["target"], feed, pixels)
         names = {n["name"] for n in graph.nodes()}
         for node in entry["nodes"]:
             if node.get("removed"):

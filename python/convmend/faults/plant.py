@@ -1006,7 +1006,10 @@ def plant_one(target: Target, base: Any, code: str, position: str, magnitude: st
     sidecar.unlink(missing_ok=True)
     write_json(sidecar, {"planted": {"code": code, "position": position,
                                      "magnitude": magnitude, "clean": str(target.path)}})
-    write_contract(path, feed)
+    # A changed input layout is recorded as a fault would reach a user: the sidecar keeps the
+    # clean target's contract, which no longer fits the input (an undeclared change; a layout
+    # change the converter hands on with its contract is what conversions to TFLite do).
+    write_contract(path, contract if planted.contract_shape is not None else feed)
     try:
         outputs = native_outputs(path, feed, pixels)
     except ConvmendError as exc:
