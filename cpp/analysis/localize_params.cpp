@@ -525,6 +525,47 @@ void check_parameters(const LocalizeContext& ctx, std::vector<Suspect>* out) {
         }
       }
     }
+    // (3) The source's BatchNorm folded with another epsilon: every output channel scaled by
+    // sqrt((var + eps) / (var + eps')) for one eps' shared by all channels.
+    if (!explained && !s.bns.empty() && t.bns.empty()) {
+      const Node* bn = s.bns.front();
+      auto var = constant_floats(ctx.source_state, bn->input(4));
+      Result<double> eps_s = bn->attrs().get_float("epsilon", 1e-5);
+      if (var && var->size() == channels && eps_s.is_ok()) {
+        std::vector<double> eps_t(channels);
+        std::vector<float> scaled(ws_eff.size());
+        bool ok = true;
+        for (size_t o = 0; o < channels && ok; ++o) {
+          double num = 0, den = 0;
+          for (size_t k = 0; k < per; ++k) {
+            num += double(wt_eff[o * per + k]) * ws_eff[o * per + k];
+            den += double(ws_eff[o * per + k]) * ws_eff[o * per + k];
+          }
+          const double r = den > 0 ? num / den : 0;
+          ok = r > 0;
+          for (size_t k = 0; k < per; ++k) scaled[o * per + k] = float(r * ws_eff[o * per + k]);
+          eps_t[o] = ok ? ((*var)[o] + *eps_s) / (r * r) - (*var)[o] : 0;
+        }
+        size_t wc = 0;
+        if (ok && relative_diff(wt_eff, scaled, channels, &wc) <= (lossy_dtype ? 2e-2 : 1e-4)) {
+          std::vector<double> sorted = eps_t;
+          std::sort(sorted.begin(), sorted.end());
+          const double median = sorted[sorted.size() / 2];
+          double spread = 0;
+          for (double e : eps_t) spread = std::max(spread, std::fabs(e - median));
+          if (median > 0 && spread <= 0.05 * median + 1e-6 &&
+              std::fabs(median - *eps_s) > 0.05 * *eps_s) {
+            f.code = "hparam.norm";
+            f.stage = "hyperparameters";
+            f.evidence["epsilon"] = "BatchNorm '" + bn->name() + "' folded with epsilon " +
+                                    fmt(median) + " instead of " + fmt(*eps_s) +
+                                    " (every channel agrees within " + fmt(spread) + ")";
+            sus.strength = 0.9;
+            explained = true;
+          }
+        }
+      }
+    }
     if (!explained) {
       f.code = "param.value";
       sus.strength = std::min(1.0, 0.4 + wdiff);

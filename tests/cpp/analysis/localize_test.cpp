@@ -122,6 +122,20 @@ TEST(analysis_Localize, FixedBatchTargetKeepsIsolatedErrors) {
   }
 }
 
+// The converter folded the BatchNorm with another epsilon: every channel of the folded
+// weight is off by sqrt((var + eps) / (var + eps')), which only that epsilon explains.
+TEST(analysis_Localize, FoldedWithAnotherEpsilon) {
+  Weights m;
+  auto s = source_graph(m);
+  Weights other = m;
+  other.eps = 0.5f;
+  auto t = converted_graph(other);
+  LocalizeRun r = run_localize(*s, *t, true);
+  expect_top(*t, r, "hparam.norm", "t_conv1");
+  EXPECT_NE(r.result.findings[0].evidence.at("epsilon").find("0.5"), std::string::npos)
+      << summary(*t, r.result);
+}
+
 TEST(analysis_Localize, WeightChanged) {
   Weights m;
   auto s = source_graph(m);
