@@ -198,8 +198,11 @@ Result<RepairResult> repair(const Graph& source, const Graph& target, const Alig
         }
         const bool finite = std::isfinite(step.after.relative) && step.after.relative >= 0;
         const bool fewer = step.after.disagreeing < current.disagreeing;
-        const bool closer = step.after.relative < 0.9 * current.relative ||
-                            step.after.l2 < 0.7 * current.l2;
+        // The localizer's own causal test: the maximum error halves, the L2 error falls
+        // clearly, or the outputs come within the goal.
+        const bool closer = step.after.relative < 0.5 * current.relative ||
+                            step.after.l2 < 0.7 * current.l2 ||
+                            (step.after.relative <= goal && current.relative > goal);
         if (!finite) {
           step.reason = "dropped: the outputs no longer compare with the source's";
         } else if (breaks) {
@@ -233,22 +236,18 @@ Result<RepairResult> repair(const Graph& source, const Graph& target, const Alig
     Finding helpful;  // every dropped finding whose edits alone lowered the L2 error
     std::vector<Finding> helpful_members;
     int helpful_count = 0;
-    for (Finding& f : found.findings) {
-      if (!tried_for_repair(f, options) || current.agrees(goal)) {
-        result.remaining.push_back(f);
-        continue;
-      }
+    std::vector<Finding> unconfirmed;
+    auto try_alone = [&](Finding& f) -> Status {
       const double l2_before = current.l2;
       ASSIGN_OR_RETURN(bool kept, attempt(f, {}));
       kept_any |= kept;
-      if (kept) continue;
+      if (kept) return Status::ok();
       dropped.push_back(f);
       const BatchScore& after = result.steps.back().after;
       if (after.l2 >= 0 && after.l2 < l2_before) {
         helpful_members.push_back(f);
         if (helpful_count++ == 0) {
           helpful = f;
-          helpful.code = f.code;
         } else {
           helpful.target_nodes.insert(helpful.target_nodes.end(), f.target_nodes.begin(),
                                       f.target_nodes.end());
@@ -257,6 +256,25 @@ Result<RepairResult> repair(const Graph& source, const Graph& target, const Alig
           helpful.edits.insert(helpful.edits.end(), f.edits.begin(), f.edits.end());
           if (helpful.code != f.code) helpful.code += "+" + f.code;
         }
+      }
+      return Status::ok();
+    };
+    // What the localizer's causal check confirmed goes first, alone.
+    for (Finding& f : found.findings) {
+      if (!tried_for_repair(f, options) || current.agrees(goal)) {
+        result.remaining.push_back(f);
+      } else if (!f.confirmed) {
+        unconfirmed.push_back(f);
+      } else {
+        RETURN_IF_ERROR(try_alone(f));
+      }
+    }
+    // Only when none of that helped: the unconfirmed suspicions, alone (under the same test).
+    for (Finding& f : unconfirmed) {
+      if (kept_any || current.agrees(goal)) {
+        dropped.push_back(f);
+      } else {
+        RETURN_IF_ERROR(try_alone(f));
       }
     }
     // Faults that mask each other (each alone still leaves the other's error, or flips an

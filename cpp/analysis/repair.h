@@ -1,9 +1,10 @@
 // Repair: the loop that turns localization findings into a fixed target graph.
 //
-// Each round localizes the current target against the source, then tries the findings that
-// carry edits, best first: an edit is applied to a clone and kept only when the validation
-// batch improves (output error or disagreement drops) and no image that agreed starts to
-// disagree. Rounds repeat on the repaired graph (a fixed fault can unmask the next one) until
+// Each round localizes the current target against the source, then tries the confirmed
+// findings that carry edits, best first: an edit is applied to a clone and kept only when the
+// validation batch improves (maximum error halves, L2 error falls below 0.7x, or fewer images
+// disagree) and no image that agreed starts to disagree. Findings that did not help alone are
+// tried in groups (one code at every instance; all that each lowered the error a little). Rounds repeat on the repaired graph (a fixed fault can unmask the next one) until
 // the outputs agree within the goal, a round keeps nothing, or `max_rounds` is reached.
 // The graph written back keeps the target's own input shapes; only edits change it.
 #pragma once
