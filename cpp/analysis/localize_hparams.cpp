@@ -246,8 +246,11 @@ void check_activations(const LocalizeContext& ctx, int mi, const std::vector<con
     const Act& s = sa[i];
     const Act& t = ta[i];
     if (same_act(s, t)) continue;
+    // A bounded clip against an unbounded one (ReLU6 vs ReLU) is another op; two bounded
+    // clips (ReLU6 vs RELU_N1_TO_1) differ in their bounds only (FAULTS.md).
     const bool relu_vs_clip = s.kind == "clip" && t.kind == "clip" &&
-                              ((std::isinf(s.b) != std::isinf(t.b)) || s.a != t.a);
+                              (std::isinf(s.b) != std::isinf(t.b) ||
+                               std::isinf(s.a) != std::isinf(t.a));
     const bool wrong = s.kind != t.kind || relu_vs_clip || s.kind == "gelu";
     Suspect sus = make(wrong ? "graph.wrong_op" : "hparam.activation",
                        wrong ? "graph" : "hyperparameters", mi, t.node, s.node, 0.8);

@@ -136,6 +136,16 @@ TEST(analysis_Localize, FoldedWithAnotherEpsilon) {
       << summary(*t, r.result);
 }
 
+// A fused RELU6 written as RELU_N1_TO_1: both are clips, only the bounds differ.
+TEST(analysis_Localize, FusedClipBoundsAreAnActivationParameter) {
+  Weights m;
+  auto s = source_graph(m);
+  auto t = converted_graph(m);
+  t->find_node("t_conv1")->attrs().set_activation(Activation::kReluN1To1);
+  LocalizeRun r = run_localize(*s, *t, true);
+  expect_top(*t, r, "hparam.activation", "t_conv1");
+}
+
 TEST(analysis_Localize, WeightChanged) {
   Weights m;
   auto s = source_graph(m);
