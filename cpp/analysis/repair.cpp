@@ -287,7 +287,9 @@ Result<RepairResult> repair(const Graph& source, const Graph& target, const Alig
     }
     // A fault planted at every instance of one op (ReLU6 exported as ReLU everywhere) is
     // fixed by no single edit: findings of one code that each did not help are tried together.
-    if (!kept_any && !current.agrees(goal)) {
+    // Tried even when other edits were kept this round: a fault at every instance is fixed
+    // only when all instances are.
+    if (!current.agrees(goal)) {
       std::map<std::string, Finding> groups;
       std::map<std::string, int> members;
       std::map<std::string, std::vector<Finding>> member_list;
