@@ -56,6 +56,19 @@ bool tried_for_repair(const Finding& f, const RepairOptions& options) {
   return f.code != "param.declared_lossy" || options.restore_precision;
 }
 
+// The findings of a group as one: their nodes and edits in order; `why` as evidence.
+Finding combined(const std::vector<Finding>& members, const std::string& why) {
+  Finding g = members.front();
+  for (size_t i = 1; i < members.size(); ++i) {
+    const Finding& f = members[i];
+    g.target_nodes.insert(g.target_nodes.end(), f.target_nodes.begin(), f.target_nodes.end());
+    g.source_nodes.insert(g.source_nodes.end(), f.source_nodes.begin(), f.source_nodes.end());
+    g.edits.insert(g.edits.end(), f.edits.begin(), f.edits.end());
+  }
+  g.evidence["group"] = why;
+  return g;
+}
+
 }  // namespace
 
 Result<std::vector<Tensor>> run_batch(const Graph& graph, const std::vector<Tensor>& inputs,
@@ -223,7 +236,7 @@ Result<RepairResult> repair(const Graph& source, const Graph& target, const Alig
         result.steps.push_back(std::move(step));
         return kept;
       }
-      step.reason += " (" + f.evidence["group"] + ")";
+      step.reason += " (" + f.evidence.at("group") + ")";
       for (size_t i = 0; i < members.size(); ++i) {
         RepairStep one = step;
         one.finding = members[i];
@@ -233,9 +246,7 @@ Result<RepairResult> repair(const Graph& source, const Graph& target, const Alig
       return kept;
     };
     std::vector<Finding> dropped;
-    Finding helpful;  // every dropped finding whose edits alone lowered the L2 error
-    std::vector<Finding> helpful_members;
-    int helpful_count = 0;
+    std::vector<Finding> helpful;  // dropped findings whose edits alone lowered the L2 error
     std::vector<Finding> unconfirmed;
     auto try_alone = [&](Finding& f) -> Status {
       const double l2_before = current.l2;
@@ -244,19 +255,7 @@ Result<RepairResult> repair(const Graph& source, const Graph& target, const Alig
       if (kept) return Status::ok();
       dropped.push_back(f);
       const BatchScore& after = result.steps.back().after;
-      if (after.l2 >= 0 && after.l2 < l2_before) {
-        helpful_members.push_back(f);
-        if (helpful_count++ == 0) {
-          helpful = f;
-        } else {
-          helpful.target_nodes.insert(helpful.target_nodes.end(), f.target_nodes.begin(),
-                                      f.target_nodes.end());
-          helpful.source_nodes.insert(helpful.source_nodes.end(), f.source_nodes.begin(),
-                                      f.source_nodes.end());
-          helpful.edits.insert(helpful.edits.end(), f.edits.begin(), f.edits.end());
-          if (helpful.code != f.code) helpful.code += "+" + f.code;
-        }
-      }
+      if (after.l2 >= 0 && after.l2 < l2_before) helpful.push_back(f);
       return Status::ok();
     };
     // What the localizer's causal check confirmed goes first, alone.
@@ -279,10 +278,13 @@ Result<RepairResult> repair(const Graph& source, const Graph& target, const Alig
     }
     // Faults that mask each other (each alone still leaves the other's error, or flips an
     // image the other one had right): the findings that each helped a little, together.
-    if (!kept_any && helpful_count >= 2 && !current.agrees(goal)) {
-      helpful.evidence["group"] = std::to_string(helpful_count) +
-                                  " findings that each lowered the error a little, together";
-      ASSIGN_OR_RETURN(bool kept, attempt(helpful, helpful_members));
+    if (!kept_any && helpful.size() >= 2 && !current.agrees(goal)) {
+      ASSIGN_OR_RETURN(
+          bool kept,
+          attempt(combined(helpful, std::to_string(helpful.size()) +
+                                        " findings that each lowered the error a little, "
+                                        "together"),
+                  helpful));
       kept_any |= kept;
     }
     // A fault planted at every instance of one op (ReLU6 exported as ReLU everywhere) is
@@ -290,25 +292,13 @@ Result<RepairResult> repair(const Graph& source, const Graph& target, const Alig
     // Tried even when other edits were kept this round: a fault at every instance is fixed
     // only when all instances are.
     if (!current.agrees(goal)) {
-      std::map<std::string, Finding> groups;
-      std::map<std::string, int> members;
-      std::map<std::string, std::vector<Finding>> member_list;
-      for (const Finding& f : dropped) {
-        Finding& g = groups[f.code];
-        member_list[f.code].push_back(f);
-        if (members[f.code]++ == 0) {
-          g = f;
-          continue;
-        }
-        g.target_nodes.insert(g.target_nodes.end(), f.target_nodes.begin(), f.target_nodes.end());
-        g.source_nodes.insert(g.source_nodes.end(), f.source_nodes.begin(), f.source_nodes.end());
-        g.edits.insert(g.edits.end(), f.edits.begin(), f.edits.end());
-      }
-      for (auto& [code, g] : groups) {
-        if (members[code] < 2 || current.agrees(goal)) continue;
-        g.evidence["group"] = std::to_string(members[code]) + " findings of " + code +
-                              " applied together (none helped alone)";
-        ASSIGN_OR_RETURN(bool kept, attempt(g, member_list[code]));
+      std::map<std::string, std::vector<Finding>> by_code;
+      for (const Finding& f : dropped) by_code[f.code].push_back(f);
+      for (const auto& [code, members] : by_code) {
+        if (members.size() < 2 || current.agrees(goal)) continue;
+        const Finding g = combined(members, std::to_string(members.size()) + " findings of " +
+                                                code + " applied together (none helped alone)");
+        ASSIGN_OR_RETURN(bool kept, attempt(g, members));
         kept_any |= kept;
       }
     }
