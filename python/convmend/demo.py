@@ -39,9 +39,7 @@ def plant_demo_faults(clean: Path, out: Path) -> list[tuple[str, str, str]]:
     depthwise = next(n for n in convs[40:] if n["attrs"].get("group", 1) > 1
                      and n["attrs"]["pads"] == [1, 1, 1, 1])
     graph.set_attr(depthwise["name"], "pads", [2, 2, 0, 0])
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-    graph.save(str(tmp))
-    tmp.replace(out)
+    fileio.save_atomically(out, graph.save)
     write_contract(out, contract_of(clean))
     return [("param.value", pointwise["name"],
              f"output channel 5 of {pointwise['name']} has 3x its weight"),

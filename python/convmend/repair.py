@@ -20,8 +20,6 @@ Declared-lossy changes (quantization, float16) are reported and kept unless
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -186,28 +184,17 @@ def _check_paths(src: Path, dst: Path, out: Path) -> str:
     return fmt
 
 
-def _save_atomically(graph: Any, out: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
-    os.close(fd)
-    try:
-        graph.save(tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _write(fmt: str, dst: Path, out: Path, original: Any, repaired: Any, trust: bool,
            changed: bool) -> list[str]:
     """Write the repaired model in the target's format; what was written, in words."""
     from convmend import writeback
-    from convmend.fileio import write_bytes_atomically
+    from convmend.fileio import save_atomically, write_bytes_atomically
 
     if not changed:  # nothing inside the model changed: the target's own bytes
         write_bytes_atomically(out, dst.read_bytes())
         return ["the target's own bytes (only its input contract changed)"]
     if fmt in ("onnx", "tflite"):
-        _save_atomically(repaired, out)
+        save_atomically(out, repaired.save)
         return [f"the repaired IR through the C++ {fmt} writer"]
     if fmt == "keras":
         assigned = writeback.write_keras(dst, original, repaired, out, trust)

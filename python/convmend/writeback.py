@@ -9,14 +9,13 @@ transposition or reshape of, and assigning the repaired values through the same 
 A repair that changed the graph itself (attributes, ops, outputs, the input) has no such
 mapping: it is refused with the list of what changed, and nothing is written.
 
-The output is written to a temporary file beside it and renamed into place.
+The output is written to a temporary file beside it and renamed into place
+(``fileio.save_atomically``).
 """
 
 from __future__ import annotations
 
 import itertools
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from convmend.errors import ConvmendError
+from convmend.fileio import save_atomically
 
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 TORCH_SUFFIXES = (".pt2", ".pth", ".pt")
@@ -85,17 +85,6 @@ def _refuse_structure(dst: Path, changes: list[str]) -> None:
             "into a framework file yet (only weight repairs can); nothing written")
 
 
-def _atomic(out: Path, save: Callable[[str], None]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=out.suffix, dir=out.parent)
-    os.close(fd)
-    try:
-        save(tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_keras(dst: Path, original: Any, repaired: Any, out: Path, trust: bool) -> list[str]:
     """The Keras model of ``dst`` with the repaired weights, saved to ``out``; the variables
     assigned."""
@@ -125,7 +114,7 @@ def write_keras(dst: Path, original: Any, repaired: Any, out: Path, trust: bool)
     if missing:
         raise ConvmendError(f"repaired weights with no Keras variable to hold them: "
                             f"{', '.join(missing[:6])}; nothing written")
-    _atomic(out, lambda tmp: model.save(tmp))
+    save_atomically(out, lambda tmp: model.save(tmp))
     return done
 
 
@@ -163,7 +152,7 @@ def write_torch(dst: Path, original: Any, repaired: Any, out: Path) -> list[str]
         raise ConvmendError(f"repaired weights with no PyTorch tensor to hold them: "
                             f"{', '.join(missing[:6])}; nothing written")
     if program is not None:
-        _atomic(out, lambda tmp: torch.export.save(program, tmp))
+        save_atomically(out, lambda tmp: torch.export.save(program, tmp))
     else:
-        _atomic(out, lambda tmp: torch.save(state, tmp))
+        save_atomically(out, lambda tmp: torch.save(state, tmp))
     return done
