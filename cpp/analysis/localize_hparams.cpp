@@ -236,6 +236,32 @@ bool same_act(const Act& a, const Act& b) {
   return a.kind == b.kind && eq(a.a, b.a) && eq(a.b, b.b);
 }
 
+// The elementwise scalings (Mul/Add/Sub/Div by a constant, Neg) that follow a block's last
+// activation, with the index of their one data input. A converter puts nothing there; an op
+// there with no source counterpart is an extra op (FAULTS.md graph.extra_op).
+std::vector<std::pair<const Node*, int>> trailing_scalings(const std::vector<const Node*>& nodes,
+                                                           const std::vector<Act>& acts,
+                                                           const std::vector<bool>& constant) {
+  std::vector<std::pair<const Node*, int>> out;
+  if (acts.empty()) return out;
+  auto last = std::find(nodes.begin(), nodes.end(), acts.back().node);
+  if (last == nodes.end()) return out;
+  for (auto it = last + 1; it != nodes.end(); ++it) {
+    const Node* n = *it;
+    const OpKind op = n->op();
+    if (op != OpKind::kMul && op != OpKind::kAdd && op != OpKind::kSub && op != OpKind::kDiv &&
+        op != OpKind::kNeg)
+      continue;
+    int data = -1;
+    for (size_t k = 0; k < n->inputs().size(); ++k) {
+      const Value* v = n->input(k);
+      if (v != nullptr && !constant[size_t(v->id())]) data = data < 0 ? int(k) : -2;
+    }
+    if (data >= 0 && n->outputs().size() == 1) out.emplace_back(n, data);
+  }
+  return out;
+}
+
 void check_activations(const LocalizeContext& ctx, int mi, const std::vector<const Node*>& sn,
                        const std::vector<const Node*>& tn, std::vector<Suspect>* out) {
   const NodeMatch& m = ctx.alignment.matches[size_t(mi)];
@@ -287,6 +313,23 @@ void check_activations(const LocalizeContext& ctx, int mi, const std::vector<con
       e.node = t.node->id();
       sus.finding.edits.push_back(e);
     }
+    finish_patch(ctx.target, &sus.finding);
+    out->push_back(std::move(sus));
+  }
+  const std::vector<std::pair<const Node*, int>> st =
+      trailing_scalings(sn, sa, ctx.source_constant);
+  const std::vector<std::pair<const Node*, int>> tt =
+      trailing_scalings(tn, ta, ctx.target_constant);
+  for (size_t i = st.size(); i < tt.size(); ++i) {
+    const Node* n = tt[i].first;
+    Suspect sus = make("graph.extra_op", "graph", mi, n, nullptr, 0.75);
+    sus.finding.evidence["extra"] = std::string("target ") + n->op_name() + " '" + n->name() +
+                                    "' after the block's activation has no source counterpart";
+    Edit e;
+    e.kind = Edit::Kind::kBypassNode;
+    e.node = n->id();
+    e.input_index = tt[i].second;
+    sus.finding.edits.push_back(e);
     finish_patch(ctx.target, &sus.finding);
     out->push_back(std::move(sus));
   }

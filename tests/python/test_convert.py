@@ -152,6 +152,12 @@ def test_every_failure_is_a_recorded_outcome(tmp_path: Path, failing_converters:
         assert step.log is None or Path(step.log).exists()
     boom = execute.convert_step(registry.get("test.boom"), model, probe, timeout=5.0)
     assert boom.cached and "unsupported layer Foo at node 7" in boom.error
+    # A memory outcome stands for the cap it ran under: the same cap reuses it, a higher one
+    # runs the step again.
+    eat = registry.get("test.eat")
+    assert execute.convert_step(eat, model, probe, timeout=5.0, memory_gb=3.0).cached
+    again = execute.convert_step(eat, model, probe, timeout=5.0, memory_gb=3.5)
+    assert again.status == "out_of_memory" and not again.cached
     copy = execute.convert_step(registry.get("test.copy"), model, probe)
     assert copy.cached and copy.probe["contract"]["origin"] == "handed on by test.copy"
     assert model.read_bytes() == before

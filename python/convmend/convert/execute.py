@@ -177,17 +177,32 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+# What a step that hit its address-space cap leaves in its last words (Python, C++, libc).
+_MEMORY_WORDS = ("MemoryError", "bad_alloc", "Cannot allocate memory")
+
+
+def _reusable(record: dict[str, Any], timeout: float, memory_gb: float) -> bool:
+    """A recorded outcome stands unless it was a limit that this run raises."""
+    limits = record.get("limits", {})
+    status = record["result"]["status"]
+    if status == "out_of_memory":
+        return limits.get("memory_gb", 0) >= memory_gb
+    if status == "timeout":
+        return limits.get("timeout", 0) >= timeout
+    return True
+
+
 def _classify(proc: Process, result: dict[str, Any], timeout: float) -> tuple[str, str | None]:
     if proc.returncode is None:
         return "timeout", f"no result after {timeout:.0f}s; killed"
     if proc.returncode < 0:
         name = _signal_name(-proc.returncode)
-        memory = "bad_alloc" in proc.stderr or "Cannot allocate memory" in proc.stderr
+        memory = any(word in proc.stderr for word in _MEMORY_WORDS)
         return ("out_of_memory" if memory else "crash"), f"killed by {name}: " + _last_line(
             proc.stderr)
     if proc.returncode != 0:
         error = result.get("error") or _last_line(proc.stderr) or f"exit {proc.returncode}"
-        memory = "MemoryError" in error or "bad_alloc" in error
+        memory = any(word in error for word in _MEMORY_WORDS)
         return ("out_of_memory" if memory else "converter_error"), error
     return OK, None
 
@@ -255,11 +270,13 @@ def convert_step(
                 record = json.loads(record_path.read_text())
             except ValueError:
                 record = {}
-            if record.get("key") == key and (record["result"]["status"] != OK or out.exists()):
+            if (record.get("key") == key and _reusable(record, timeout, memory_gb)
+                    and (record["result"]["status"] != OK or out.exists())):
                 return dataclasses.replace(StepResult.from_dict(record["result"]), cached=True)
         result = _run_step(converter, src, source_probe, out, timeout, memory_gb)
         record_path.with_suffix(".tmp").write_text(
-            json.dumps({"key": key, "result": result.to_dict()}, indent=2) + "\n")
+            json.dumps({"key": key, "limits": {"timeout": timeout, "memory_gb": memory_gb},
+                        "result": result.to_dict()}, indent=2) + "\n")
         os.replace(record_path.with_suffix(".tmp"), record_path)
     return result
 

@@ -263,6 +263,22 @@ TEST(analysis_Localize, ExtraMulInsideConvBlock) {
   expect_top(*t, r, "graph.extra_op", "stray_scale");
 }
 
+TEST(analysis_Localize, ExtraMulAfterActivation) {
+  // A Mul by a constant after a conv block's activation: alignment keeps it in the block (the
+  // block ends where the next one starts), so it is found as a scaling the source block lacks.
+  Weights m;
+  auto s = source_graph(m);
+  auto t = clone_of(*s);
+  Value* act = t->find_value("relu2:0");
+  Node* mul = t->add_node(OpKind::kMul, "stray_after",
+                          {act, t->add_constant("k", F32({}, {1.1f}))}, {"stray_after:0"});
+  t->replace_all_uses(act, mul->output(0));
+  t->set_input(mul, 0, act);
+  ASSERT_TRUE(infer_graph_shapes(*t).is_ok());
+  LocalizeRun r = run_localize(*s, *t, false);
+  expect_top(*t, r, "graph.extra_op", "stray_after");
+}
+
 TEST(analysis_Localize, SoftmaxAxisChanged) {
   Weights m;
   auto s = source_graph(m);
