@@ -518,7 +518,37 @@ Result<Alignment> align(const Graph& source, const Graph& target, const AlignOpt
     const double conf = combine(sc, 0.15, 0.2, 0.5, 0.35, 0.15);
     return conf >= options.min_anchor_score ? conf : -1.0;
   };
-  const auto anchor_pairs = monotone_alignment(na, nb, anchor_pair);
+  std::vector<double> anchor_conf(size_t(na) * size_t(nb));
+  for (int i = 0; i < na; ++i)
+    for (int j = 0; j < nb; ++j) anchor_conf[size_t(i) * size_t(nb) + size_t(j)] = anchor_pair(i, j);
+  // Weights that agree strongly and with nothing else are the surest signal there is: such a
+  // pair (each the other's only sketch match) reserves both anchors, so that the order can not
+  // give either to a look-alike of the same shape (InceptionV3's parallel 1x1 convs, whose
+  // weight moments are all alike). The pair itself is placed by the order or, when branches
+  // are listed differently, by the reorder step below.
+  std::vector<int> sure_t(size_t(na), -1), sure_s(size_t(nb), -1);
+  {
+    const double strong = options.min_reorder_weight_score;
+    std::vector<int> count_s(size_t(na), 0), count_t(size_t(nb), 0), best_s(size_t(na), -1);
+    for (int i = 0; i < na; ++i)
+      for (int j = 0; j < nb; ++j)
+        if (sketch_scores[size_t(i) * size_t(nb) + size_t(j)] >= strong) {
+          ++count_s[size_t(i)];
+          ++count_t[size_t(j)];
+          best_s[size_t(i)] = j;
+        }
+    for (int i = 0; i < na; ++i) {
+      const int j = best_s[size_t(i)];
+      if (j >= 0 && count_s[size_t(i)] == 1 && count_t[size_t(j)] == 1) {
+        sure_t[size_t(i)] = j;
+        sure_s[size_t(j)] = i;
+      }
+    }
+  }
+  const auto anchor_pairs = monotone_alignment(na, nb, [&](int i, int j) {
+    if ((sure_t[size_t(i)] >= 0 || sure_s[size_t(j)] >= 0) && sure_t[size_t(i)] != j) return -1.0;
+    return anchor_conf[size_t(i) * size_t(nb) + size_t(j)];
+  });
 
   Alignment result;
   std::vector<int> s_key_of(s.units.size(), -1), t_key_of(t.units.size(), -1);
@@ -561,6 +591,35 @@ Result<Alignment> align(const Graph& source, const Graph& target, const AlignOpt
   // 3. The other blocks, aligned within the same dataflow key (between matched anchors).
   assign_keys(s, s_key_of);
   assign_keys(t, t_key_of);
+  // 2b. Anchors still unmatched on both sides, typically one whose weights a fault changed
+  // beyond recognition: paired inside their dataflow region (the same key) by the monotone
+  // alignment over all signals, so that the parameter stage can compare their weights.
+  {
+    std::map<int, std::pair<std::vector<int>, std::vector<int>>> left;
+    for (int i = 0; i < na; ++i) {
+      const Unit& u = s.units[size_t(s.anchors[size_t(i)])];
+      if (u.match < 0) left[u.key].first.push_back(i);
+    }
+    for (int j = 0; j < nb; ++j) {
+      const Unit& u = t.units[size_t(t.anchors[size_t(j)])];
+      if (u.match < 0) left[u.key].second.push_back(j);
+    }
+    for (const auto& [key, members] : left) {
+      const auto& [is, js] = members;
+      if (is.empty() || js.empty()) continue;
+      auto conf = [&](int a, int b) {
+        const int i = is[size_t(a)], j = js[size_t(b)];
+        if (sure_t[size_t(i)] >= 0 || sure_s[size_t(j)] >= 0) return -1.0;
+        return anchor_conf[size_t(i) * size_t(nb) + size_t(j)];
+      };
+      for (const auto& [a, b] : monotone_alignment(int(is.size()), int(js.size()), conf)) {
+        const int i = is[size_t(a)], j = js[size_t(b)];
+        const SignalScores& sc = anchor_scores[size_t(i) * size_t(nb) + size_t(j)];
+        add_match(s.anchors[size_t(i)], t.anchors[size_t(j)], sc,
+                  combine(sc, 0.15, 0.2, 0.5, 0.35, 0.15), false);
+      }
+    }
+  }
   std::map<int, std::pair<std::vector<int>, std::vector<int>>> groups;
   for (size_t u = 0; u < s.units.size(); ++u) {
     if (s.units[u].match < 0 && !s.units[u].anchor) groups[s.units[u].key].first.push_back(int(u));

@@ -479,6 +479,59 @@ TEST(analysis_Align, IdenticalShapesAMissingLayerAndAChangedWeight) {
   EXPECT_GT(b.matches[1].scores.weights, 0.99);
 }
 
+// An Inception-like module: a stem conv, parallel branches of two same-shape 3x3 convs each,
+// listed in `order`, concatenated, then a head conv. `seeds[b]` seeds branch b's first conv.
+std::unique_ptr<Graph> branches(const std::vector<int>& order, const std::vector<uint32_t>& seeds,
+                                const std::string& prefix) {
+  auto g = std::make_unique<Graph>();
+  Value* x = g->add_input("x", DType::kFloat32, {1, 8, 5, 5});
+  auto layer = [&](const std::string& name, Value* in, uint32_t seed) {
+    Node* c = conv(*g, prefix + name, in, g->add_constant(prefix + name + "/w",
+                                                          Random({8, 8, 3, 3}, seed)),
+                   nullptr, 1, false, WeightLayout::kOIHW);
+    c->attrs().set("pads", std::vector<int64_t>{1, 1, 1, 1});
+    return g->add_node(OpKind::kRelu, prefix + name + "/relu", {c->output(0)},
+                       {prefix + name + "/relu:0"})->output(0);
+  };
+  Value* stem = layer("stem", x, 500);
+  std::vector<Value*> outs(order.size());
+  for (int b : order) {
+    const std::string name = "b" + std::to_string(b);
+    outs[size_t(b)] = layer(name + "b", layer(name + "a", stem, seeds[size_t(b)]), 600 + b);
+  }
+  Node* cat = g->add_node(OpKind::kConcat, prefix + "concat", outs, {prefix + "concat:0"});
+  cat->attrs().set("axis", int64_t{1});
+  Node* head = conv(*g, prefix + "head", cat->output(0),
+                    g->add_constant(prefix + "head/w", Random({8, 32, 1, 1}, 700)), nullptr, 1,
+                    false, WeightLayout::kOIHW);
+  g->add_output(head->output(0));
+  EXPECT_TRUE(infer_graph_shapes(*g).is_ok());
+  return g;
+}
+
+TEST(analysis_Align, ParallelBranchesInAnotherOrderWithAChangedWeight) {
+  // Every branch conv has the same shape and alike weight statistics; only the weights tell
+  // them apart. A weight-identified pair can not be given to a look-alike by the order, and
+  // the changed conv (branch 2) is still paired with its counterpart in its region.
+  auto s = branches({0, 1, 2, 3}, {100, 101, 102, 103}, "s_");
+  auto t = branches({2, 0, 3, 1}, {100, 101, 177, 103}, "t_");
+  Alignment a = align_ok(*s, *t);
+  int convs = 0;
+  for (const NodeMatch& m : a.matches) {
+    const Node* sn = s->node_by_id(m.source_nodes[0]);
+    const Node* tn = t->node_by_id(m.target_nodes[0]);
+    if (sn->op() != OpKind::kConv) continue;
+    ++convs;
+    EXPECT_EQ(sn->name().substr(2), tn->name().substr(2));
+    if (sn->name() == "s_b2a") {
+      EXPECT_LT(m.scores.weights, 0.8);
+    } else {
+      EXPECT_GT(m.scores.weights, 0.99) << sn->name();
+    }
+  }
+  EXPECT_EQ(convs, 10);
+}
+
 TEST(analysis_Align, ActivationSamplesAreScored) {
   auto s = conv_chain({1, 2}, "s");
   auto t = conv_chain({1, 2}, "t");
