@@ -152,6 +152,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "source's float values back)")
     p.add_argument("--no-verify", action="store_true",
                    help="skip running source and repaired file in their own runtimes")
+    p.add_argument("--reconvert", action="store_true",
+                   help="when the IR repair cannot fix (or feed, or write) the target, convert "
+                        "the source again through the registered chains and keep the first "
+                        "that agrees natively (converter.choice)")
+    p.add_argument("--timeout", type=float, default=900.0,
+                   help="seconds per conversion step (with --reconvert)")
+    p.add_argument("--memory-gb", type=float, default=10.0,
+                   help="address-space cap per conversion step (with --reconvert)")
     _trust_option(p)
     p.add_argument("--json", metavar="OUT", help="write the report as JSON")
     p.add_argument("--html", metavar="OUT", help="write the report as an HTML page")
@@ -352,29 +360,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _copy_model(src: Path, out: Path) -> None:
-    """Copy a model file or SavedModel folder to ``out`` atomically (a temp name, renamed)."""
-    import os
-    import shutil
-    import uuid
-
-    tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        if src.is_dir():
-            if out.exists():
-                raise ConvmendError(f"output folder {out} already exists; remove it or choose "
-                                    "another path")
-            shutil.copytree(src, tmp)
-        else:
-            shutil.copyfile(src, tmp)
-        os.replace(tmp, out)
-    finally:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        elif tmp.exists():
-            tmp.unlink()
-
-
 def cmd_convert(args: argparse.Namespace) -> int:
     from convmend import contract as contracts
     from convmend import fileio
@@ -425,7 +410,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if winner is None:
         raise ConvmendError(f"no chain converted {source} to {target} "
                             f"({len(attempts)} tried; see the logs above)")
-    _copy_model(Path(winner.output), out)
+    fileio.copy_model_atomically(Path(winner.output), out)
     final = winner.steps[-1].probe or {}
     if "contract" in final:
         contracts.write_contract(out, contracts.InputContract.from_dict(final["contract"]))
@@ -580,6 +565,8 @@ def cmd_repair(args: argparse.Namespace) -> int:
                               restore_precision=args.restore_precision,
                               source_preprocess=args.preprocess_source,
                               target_preprocess=args.preprocess_target,
+                              reconvert=args.reconvert, timeout=args.timeout,
+                              memory_gb=args.memory_gb,
                               log=lambda line: print(f"... {line}", file=sys.stderr, flush=True))
     for line in repairing.summary_lines(report):
         print(line)

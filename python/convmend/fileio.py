@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,27 @@ def save_atomically(path: str | Path, save: Callable[[str], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def copy_model_atomically(src: str | Path, out: str | Path) -> None:
+    """Copy a model file or SavedModel folder to ``out`` under a temporary name, then rename;
+    nothing is left behind on failure and an existing folder is never merged into."""
+    src, out = Path(src), Path(out)
+    tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        if src.is_dir():
+            if out.exists():
+                raise ConvmendError(f"output folder {out} already exists; remove it or choose "
+                                    "another path")
+            shutil.copytree(src, tmp)
+        else:
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, out)
+    finally:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp.exists():
+            tmp.unlink()
 
 
 def write_json(path: str | Path, document: Any) -> None:

@@ -15,7 +15,13 @@
    images; the report gives disagreement and logit error before and after.
 
 Declared-lossy changes (quantization, float16) are reported and kept unless
-``restore_precision`` asks for the source's float weights. Report schema: docs/repair.md.
+``restore_precision`` asks for the source's float weights.
+
+With ``reconvert`` (FAULTS.md ``converter.choice``), a target the IR repair cannot fix (or
+cannot even feed or write: an input onnx2tf made [1, 224, 3, 224], a SavedModel) is converted
+again from the source through each registered chain to the target's format, faithful chains
+first; the first whose output agrees with the source natively on every image is written.
+Report schema: docs/repair.md.
 """
 
 from __future__ import annotations
@@ -261,8 +267,157 @@ def repair(src: str | Path, dst: str | Path, out: str | Path, images: Any = None
            validate: int = 32, max_rounds: int = 4, verify: bool = True, ir_images: int = 64,
            restore_precision: bool = False,
            source_preprocess: str | None = None, target_preprocess: str | None = None,
+           reconvert: bool = False, timeout: float = 900.0, memory_gb: float = 10.0,
            log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Repair ``dst`` (converted from ``src``) into ``out``; the report document.
+
+    The IR repair first (``_repair_in_ir``); with ``reconvert``, when it raises or its file
+    does not agree natively, re-conversion through the registered chains (``_reconvert``)."""
+    say = log or (lambda line: None)
+    src, dst, out = Path(src), Path(dst), Path(out)
+    options = dict(images=images, count=count, trust=trust, input_fix=input_fix,
+                   validate=validate, max_rounds=max_rounds, verify=verify or reconvert,
+                   ir_images=ir_images, restore_precision=restore_precision,
+                   source_preprocess=source_preprocess, target_preprocess=target_preprocess,
+                   log=log)
+    if not reconvert:
+        return _repair_in_ir(src, dst, out, **options)
+    start = time.perf_counter()
+    try:
+        report = _repair_in_ir(src, dst, out, **options)
+    except ConvmendError as exc:
+        report, ir_error = None, str(exc)
+    if report is not None:
+        if report["status"] in ("repaired", "already_faithful"):
+            return report
+        ir_error = (f"the IR repair ended {report['status']} (native: "
+                    f"{(report.get('native') or {}).get('repaired')})")
+    say(f"{ir_error}; re-converting the source")
+    try:
+        return _reconvert(src, dst, out, _image_set_of(images, count), ir_error,
+                          report.get("ir") if report else None, timeout, memory_gb, say, start)
+    except ConvmendError as exc:
+        if report is None:
+            raise
+        report["reconvert"] = {"error": str(exc)}  # the IR's improved file stays the answer
+        return report
+
+
+def _image_set_of(images: Any, count: int | None) -> Any:
+    from convmend.localize import _image_set
+
+    return _image_set(images, count)
+
+
+def _reconvert(src: Path, dst: Path, out: Path, image_set: Any, ir_error: str,
+               ir: dict[str, Any] | None, timeout: float, memory_gb: float,
+               say: Callable[[str], None], start: float) -> dict[str, Any]:
+    """converter.choice: convert ``src`` again through each registered chain to ``dst``'s
+    format (faithful-first), check each output natively on every image, write the first that
+    agrees within the goal to ``out``. Every attempt is a step of the report."""
+    from convmend import __version__
+    from convmend.contract import InputContract, contract_of, write_contract
+    from convmend.convert import execute, registry
+    from convmend.convert.check import model_format
+    from convmend.fileio import check_output_path, copy_model_atomically, sha256_of
+
+    check_output_path(out, [src, dst])
+    src_fmt, dst_fmt = model_format(src), model_format(dst)
+    if dst.is_dir() and out.exists():
+        raise ConvmendError(f"output folder {out} already exists; remove it or choose another "
+                            "path; nothing written")
+    if not dst.is_dir() and out.suffix.lower() != dst.suffix.lower():
+        raise ConvmendError(f"output {out} must have the target's extension {dst.suffix}; "
+                            "nothing written")
+    chains = registry.preferred_chains(src_fmt, dst_fmt)
+    if not chains:
+        raise ConvmendError(f"no registered converter goes from {src_fmt} to {dst_fmt}; "
+                            f"{ir_error}; nothing written")
+    target_sha = sha256_of(dst)
+    probe = execute.probe_model(src, memory_gb=memory_gb)
+    native = _native(src, {"target": dst}, image_set)
+    steps: list[dict[str, Any]] = []
+    chosen = None
+    for chain in chains:
+        name = registry.chain_name(chain)
+        say(f"re-converting through {name}")
+        result = execute.convert_chain(chain, src, probe, timeout, memory_gb)
+        step: dict[str, Any] = {"code": "converter.choice", "stage": "converter",
+                                "kept": False, "edits": [f"re-converted through {name}"],
+                                "before": native["target"]}
+        steps.append(step)
+        if result.status != execute.OK or not result.output:
+            last = result.steps[-1]
+            step["reason"] = f"{last.status} at {last.converter}: {last.error}"
+            continue
+        candidate = Path(result.output)
+        if sha256_of(candidate) == target_sha:
+            step["reason"] = "this chain writes the target's own bytes"
+            continue
+        check = _native(src, {"candidate": candidate}, image_set)["candidate"]
+        step["after"] = check
+        if "error" in check:
+            step["reason"] = check["error"]
+            continue
+        if check["disagreeing"] or check["max_relative_error"] > GOAL_RELATIVE_ERROR:
+            step["reason"] = (f"{check['disagreeing']} image(s) disagree, max rel. logit "
+                              f"error {check['max_relative_error']:.2g}")
+            continue
+        step["kept"] = True
+        step["reason"] = (f"agrees with the source on every image (max rel. logit error "
+                          f"{check['max_relative_error']:.2g})")
+        chosen = (name, result, check)
+        break
+    if chosen is None:
+        tried = "; ".join(f"{s['edits'][0][len('re-converted through '):]}: {s['reason']}"
+                          for s in steps)
+        raise ConvmendError(f"{dst} could not be repaired: {ir_error}; no registered chain "
+                            f"converted {src} faithfully ({tried})"[:1500] + "; nothing written")
+    name, result, check = chosen
+    say(f"writing {out} ({name})")
+    copy_model_atomically(Path(result.output), out)
+    final = result.steps[-1].probe or {}
+    try:
+        contract = (InputContract.from_dict(final["contract"]) if "contract" in final
+                    else contract_of(out))
+        write_contract(out, contract)
+    except BaseException:
+        if out.is_dir():
+            import shutil
+
+            shutil.rmtree(out, ignore_errors=True)
+        else:
+            out.unlink(missing_ok=True)
+        raise
+    return {
+        "schema": SCHEMA,
+        "tool": f"convmend {__version__}",
+        "seconds": round(time.perf_counter() - start, 2),
+        "status": "repaired",
+        "inputs": {
+            "source": {"path": str(src), "format": src_fmt, "sha256": sha256_of(src)},
+            "target": {"path": str(dst), "format": dst_fmt, "sha256": target_sha},
+        },
+        "output": {"path": str(out), "format": dst_fmt, "sha256": sha256_of(out),
+                   "contract": contract.to_dict(),
+                   "written": [f"the source re-converted through {name}"]},
+        "images": {"count": len(image_set), "variants": image_set.num_variants, "ir": 0,
+                   "validation": 0},
+        "ir": {"error": ir_error, **({"attempt": ir} if ir else {})},
+        "native": {"source_seconds": native["source_seconds"], "target": native["target"],
+                   "repaired": check},
+        "steps": steps,
+        "remaining": [],
+    }
+
+
+def _repair_in_ir(src: Path, dst: Path, out: Path, images: Any = None,
+                  count: int | None = None, trust: bool = False, input_fix: str = "emit",
+                  validate: int = 32, max_rounds: int = 4, verify: bool = True,
+                  ir_images: int = 64, restore_precision: bool = False,
+                  source_preprocess: str | None = None, target_preprocess: str | None = None,
+                  log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Repair ``dst`` in convmend's IR and write it in its own format; the report document.
 
     The IR work (input stage, localization, the loop) runs on the first ``ir_images``
     images; of those, ``validate`` (disagreeing ones first) decide which edits stay;
@@ -285,7 +440,6 @@ def repair(src: str | Path, dst: str | Path, out: str | Path, images: Any = None
         raise ConvmendError(f"input_fix must be one of {', '.join(INPUT_FIXES)}")
     say = log or (lambda line: None)
     start = time.perf_counter()
-    src, dst, out = Path(src), Path(dst), Path(out)
     fmt = _check_paths(src, dst, out)
     image_set = _image_set(images, count)
     pixels = [item.load() for item in list(image_set)[:max(ir_images, 1)]]
@@ -403,11 +557,14 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     lines = [f"source {report['inputs']['source']['path']} -> target "
              f"{report['inputs']['target']['path']}"]
     ir = report["ir"]
-    lines.append(f"IR on {report['images']['ir']} images: disagreeing "
-                 f"{ir['before']['disagreeing']} -> {ir['after']['disagreeing']}, output rel. "
-                 f"error {ir['before']['relative_error']:.2g} -> "
-                 f"{ir['after']['relative_error']:.2g} ({ir['rounds']} round(s); "
-                 f"{ir['stopped']})")
+    if "error" in ir:
+        lines.append(f"IR repair: {ir['error'][:200]}")
+    else:
+        lines.append(f"IR on {report['images']['ir']} images: disagreeing "
+                     f"{ir['before']['disagreeing']} -> {ir['after']['disagreeing']}, output "
+                     f"rel. error {ir['before']['relative_error']:.2g} -> "
+                     f"{ir['after']['relative_error']:.2g} ({ir['rounds']} round(s); "
+                     f"{ir['stopped']})")
     for s in report["steps"]:
         mark = "kept   " if s.get("kept") else "dropped"
         where = ""

@@ -200,6 +200,9 @@ def render_repair(report: dict[str, Any]) -> str:
             f"<td class=ev>{'<br>'.join(_esc(e) for e in s.get('edits', []))}</td>"
             f"<td>{effect}</td><td class=ev>{_esc(s.get('reason', ''))}</td></tr>")
     ir = report["ir"]
+    ir_line = (f"IR repair: {_esc(ir['error'])}" if "error" in ir else
+               f"In convmend's IR: {_score_cell(ir['before'])} &rarr; "
+               f"{_score_cell(ir['after'])} ({ir['rounds']} round(s): {_esc(ir['stopped'])}).")
     native = report.get("native") or {}
     native_rows = "".join(
         f"<tr><td>{label}</td><td>{_score_cell(native.get(key))}</td></tr>"
@@ -219,8 +222,7 @@ repaired: <code>{_esc(out['path'])}</code> (sha256 {_esc(out['sha256'][:16])}...
 {report['images']['validation']} of them decide which edits stay.</p>
 <h2>Proof in the native runtimes (every image)</h2>
 <table><tr><th>model</th><th>against the source</th></tr>{native_rows}</table>
-<p>In convmend's IR: {_score_cell(ir['before'])} &rarr; {_score_cell(ir['after'])}
-({ir['rounds']} round(s): {_esc(ir['stopped'])}).</p>
+<p>{ir_line}</p>
 <h2>Edits tried</h2>
 <table><tr><th>round</th><th>code</th><th>outcome</th><th>target</th><th>source</th>
 <th>edits</th><th>validation batch</th><th>why</th></tr>{''.join(rows)}</table>

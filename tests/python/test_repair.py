@@ -168,11 +168,48 @@ def test_refusals_leave_no_file(torch_pair, keras_pair, two_faults, tmp_path, ca
 
 
 def test_unrelated_target_cannot_be_repaired(torch_pair, tmp_path, capsys):
+    """A model that shares nothing with the source: nothing to align, no edit to try; one
+    error line, nothing written."""
+    src, dst = torch_pair
+    target = tmp_path / "unrelated.onnx"
+    _unrelated(dst, target)
+    out = tmp_path / "fixed.onnx"
+    assert main(["repair", str(src), str(target), "-o", str(out), "--count", "4",
+                 "--no-verify"]) == 2
+    err = capsys.readouterr().err
+    assert "could not be repaired" in err and "nothing written" in err
+    assert len(err.strip().splitlines()[-1]) > 0
+    assert not out.exists() and not Path(str(out) + ".json").exists()
+
+
+def test_reconvert_replaces_what_the_ir_cannot_repair(torch_pair, tmp_path, capsys):
+    """converter.choice: the unrelated model above cannot be repaired in the IR; with
+    --reconvert the source is converted again through the registered chains and the first
+    output that agrees natively on every image is written, with every attempt reported."""
+    src, dst = torch_pair
+    target = tmp_path / "unrelated.onnx"
+    _unrelated(dst, target)
+    before = _sha(target)
+    out, report = tmp_path / "fixed.onnx", tmp_path / "r.json"
+    assert main(["repair", str(src), str(target), "-o", str(out), "--count", "4",
+                 "--reconvert", "--json", str(report)]) == 0
+    printed = capsys.readouterr().out
+    assert "converter.choice" in printed and "status: repaired" in printed
+    doc = json.loads(report.read_text())
+    assert doc["status"] == "repaired" and "could not be repaired" in doc["ir"]["error"]
+    kept = [s for s in doc["steps"] if s["kept"]]
+    assert len(kept) == 1 and kept[0]["code"] == "converter.choice"
+    after = doc["native"]["repaired"]
+    assert after["disagreeing"] == 0 and after["max_relative_error"] <= 1e-4
+    assert doc["native"]["target"]["disagreeing"] > 0
+    assert out.is_file() and Path(str(out) + ".json").is_file() and _sha(target) == before
+
+
+def _unrelated(contract_from: Path, target: Path) -> None:
     """A model that takes the same images and gives 1000 logits but shares nothing with the
-    source: nothing to align, no edit to try; one error line, nothing written."""
+    source (a global pool and a random dense layer), with ``contract_from``'s contract."""
     from convmend.contract import contract_of, write_contract
 
-    src, dst = torch_pair
     g = _core.Graph("unrelated")
     g.add_input("input", "float32", [1, 3, 224, 224])
     g.add_node("GlobalAveragePool", "gap", ["input"], ["gap:0"])
@@ -183,16 +220,8 @@ def test_unrelated_target_cannot_be_repaired(torch_pair, tmp_path, capsys):
     g.add_node("Gemm", "fc", ["flat:0", "w", "b"], ["logits"], {"transB": 1})
     g.add_output("logits")
     g.infer_shapes()
-    target = tmp_path / "unrelated.onnx"
     g.save(str(target))
-    write_contract(target, contract_of(dst))
-    out = tmp_path / "fixed.onnx"
-    assert main(["repair", str(src), str(target), "-o", str(out), "--count", "4",
-                 "--no-verify"]) == 2
-    err = capsys.readouterr().err
-    assert "could not be repaired" in err and "nothing written" in err
-    assert len(err.strip().splitlines()[-1]) > 0
-    assert not out.exists() and not Path(str(out) + ".json").exists()
+    write_contract(target, contract_of(contract_from))
 
 
 def test_declared_lossy_is_kept_unless_restore_precision(torch_pair, tmp_path, capsys):

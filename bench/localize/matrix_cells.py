@@ -1,0 +1,138 @@
+"""Localization of the real conversions of the matrix (bench/results/matrix.json).
+
+Every cell whose converted model loads and takes the source's images is localized with
+`convmend.localize.localize(source, converted)`:
+- a *faithful* cell (native outputs within float noise) must produce no finding other than
+  `runtime.numeric` or `param.declared_lossy`; anything else is counted as a false positive;
+- a *disagreeing* or *declared-lossy* cell must be localized: its findings are its root causes.
+
+    .venv/bin/python bench/localize/matrix_cells.py [--matrix bench/results/matrix.json]
+        [--count 8] [--models mobilenet_v2 ...]
+
+Results: bench/results/localize_matrix.{json,md}. Cells are independent; a cell whose
+localization raises is recorded with its error line, never skipped silently.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench" / "results"
+EXPECTED_ON_FAITHFUL = {"runtime.numeric", "param.declared_lossy"}
+LOCALIZABLE = {"faithful", "disagrees", "declared_lossy"}
+
+
+def localize_cell(cell: dict[str, Any], count: int) -> dict[str, Any]:
+    from convmend.errors import ConvmendError
+    from convmend.localize import localize
+
+    start = time.perf_counter()
+    try:
+        report = localize(cell["source_path"], cell["output"], count=count)
+    except ConvmendError as exc:
+        return {"status": "error", "message": str(exc)[:300],
+                "seconds": round(time.perf_counter() - start, 1)}
+    findings = [{"code": f["code"], "confirmed": f["confirmed"],
+                 "confidence": round(f["confidence"], 3),
+                 "target": [n["name"] for n in f["target_nodes"]][:2],
+                 "source": [n["name"] for n in f["source_nodes"]][:2],
+                 "discrepancy_before": f.get("discrepancy_before"),
+                 "discrepancy_after_patch": f.get("discrepancy_after_patch")}
+                for f in report["findings"]]
+    alignment = report["alignment"]
+    return {"status": "ok", "seconds": round(time.perf_counter() - start, 1),
+            "ir_disagreeing": report["labels"]["summary"]["ir_disagreeing"],
+            "matches": len(alignment["matches"]),
+            "unmatched": [len(alignment["unmatched_source"]),
+                          len(alignment["unmatched_target"])],
+            "findings": findings}
+
+
+def unexpected(row: dict[str, Any]) -> list[dict[str, Any]]:
+    return [f for f in row["localize"].get("findings", [])
+            if f["code"] not in EXPECTED_ON_FAITHFUL]
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    faithful = [r for r in doc["rows"] if r["outcome"] == "faithful"]
+    ok = [r for r in faithful if r["localize"]["status"] == "ok"]
+    fp_cells = [r for r in ok if unexpected(r)]
+    fp = sum(len(unexpected(r)) for r in ok)
+    lines = ["# Localization of the matrix's real conversions", "",
+             f"Command: `{doc['command']}`; {doc['seconds']:.0f} s on {doc['machine']}; "
+             f"{doc['images']} images per cell. Matrix: `{doc['matrix']}`.", "",
+             f"**Faithful cells:** {len(ok)} localized ({len(faithful) - len(ok)} raised); "
+             f"**{fp} false-positive finding(s) in {len(fp_cells)} cell(s)** (anything other "
+             "than runtime.numeric / param.declared_lossy).", ""]
+    codes = Counter(f["code"] for r in ok for f in r["localize"]["findings"])
+    if codes:
+        lines.append("Findings on faithful cells by code: " +
+                     ", ".join(f"{c} {n}" for c, n in sorted(codes.items())) + ".")
+        lines.append("")
+    lines += ["| model | source -> target | chain | outcome | seconds | matched, unmatched "
+              "(s, t) | findings |", "|---|---|---|---|---|---|---|"]
+    for r in doc["rows"]:
+        loc = r["localize"]
+        if loc["status"] != "ok":
+            what = "error: " + loc["message"][:120]
+            shape = "-"
+        else:
+            what = "; ".join(
+                f"{f['code']}{' (confirmed)' if f['confirmed'] else ''}"
+                f"{' at ' + f['target'][0][-40:] if f['target'] else ''}"
+                for f in loc["findings"][:3]) or "none"
+            if len(loc["findings"]) > 3:
+                what += f"; +{len(loc['findings']) - 3} more"
+            shape = f"{loc['matches']}, {loc['unmatched'][0]}/{loc['unmatched'][1]}"
+        lines.append(f"| {r['model']} | {r['source']} -> {r['target']} | `{r['chain']}` | "
+                     f"{r['outcome']} | {loc['seconds']} | {shape} | {what} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--matrix", default=str(RESULTS / "matrix.json"))
+    ap.add_argument("--count", type=int, default=8)
+    ap.add_argument("--models", nargs="+", default=None)
+    ap.add_argument("--out", default=str(RESULTS / "localize_matrix"))
+    args = ap.parse_args(argv)
+    matrix = json.loads(Path(args.matrix).read_text())
+    cells = [c for c in matrix["cells"] if c["outcome"] in LOCALIZABLE and c.get("output")
+             and (args.models is None or c["model"] in args.models)]
+    start = time.perf_counter()
+    rows = []
+    for k, cell in enumerate(cells):
+        row = {key: cell[key] for key in ("model", "source", "target", "chain", "outcome")}
+        row["localize"] = localize_cell(cell, args.count)
+        rows.append(row)
+        loc = row["localize"]
+        said = (", ".join(sorted({f["code"] for f in loc["findings"]})) or "no finding"
+                if loc["status"] == "ok" else loc["message"])
+        print(f"[{k + 1}/{len(cells)}] {cell['model']} {cell['source']}->{cell['target']} "
+              f"{cell['chain']} ({cell['outcome']}): {said} ({loc['seconds']} s)", flush=True)
+    doc = {
+        "command": "python bench/localize/matrix_cells.py " + " ".join(argv or sys.argv[1:]),
+        "machine": f"{platform.machine()}, {platform.python_version()}",
+        "seconds": round(time.perf_counter() - start, 1),
+        "images": args.count,
+        "matrix": str(Path(args.matrix).resolve().relative_to(ROOT)
+                      if Path(args.matrix).resolve().is_relative_to(ROOT) else args.matrix),
+        "rows": rows,
+    }
+    out = Path(args.out)
+    Path(str(out) + ".json").write_text(json.dumps(doc, indent=1) + "\n")
+    Path(str(out) + ".md").write_text(markdown(doc))
+    print(f"written {out}.json/.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
