@@ -37,17 +37,32 @@ def zoo_files(models: list[str]) -> list[tuple[str, Path]]:
     return found
 
 
-def matrix_files() -> list[tuple[str, Path]]:
-    """Every model the conversion cache holds that loaded in its runtime."""
+def matrix_files(models: list[str]) -> list[tuple[str, Path]]:
+    """Every model the conversion cache holds that loaded in its runtime and descends from a
+    zoo model of ``models`` (a conversion folder is named by its source's hash; a chain's
+    second step reads the first step's output)."""
+    from convmend.fileio import sha256_of
+
     root = build.cache_dir() / "conversions"
-    found = []
+    outputs = []
     for record in sorted(root.glob("*/*.outcome.json")):
         result = json.loads(record.read_text()).get("result", {})
         if result.get("status") == "ok" and result.get("output"):
             out = Path(result["output"])
             if out.exists():
-                found.append((f"converted by {result['converter']} ({record.parent.name})", out))
-    return found
+                outputs.append((record.parent.name, result["converter"], out))
+    model_of = {sha256_of(path)[:16]: name for name in models
+                for path in build.source_models(name).values()}
+    found: dict[Path, tuple[str, Path]] = {}
+    grew = True
+    while grew:  # a chain's outputs become known once its first step's output is
+        grew = False
+        for folder, converter, out in outputs:
+            if folder in model_of and out not in found:
+                found[out] = (f"{model_of[folder]} converted by {converter} ({folder})", out)
+                model_of[sha256_of(out)[:16]] = model_of[folder]
+                grew = True
+    return sorted(found.values())
 
 
 def check(label: str, path: Path, count: int) -> dict:
@@ -97,8 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--models", nargs="+", default=list(build.MODEL_NAMES))
     parser.add_argument("--matrix", action="store_true", help="also every converted model")
+    parser.add_argument("--no-zoo", action="store_true", help="only the converted models")
+    parser.add_argument("--out", default=str(RESULTS / "frontends_all"))
     args = parser.parse_args(argv)
-    files = zoo_files(args.models) + (matrix_files() if args.matrix else [])
+    files = (([] if args.no_zoo else zoo_files(args.models))
+             + (matrix_files(args.models) if args.matrix else []))
+    command = "python bench/frontends/all_formats.py " + " ".join(sys.argv[1:])
+    out = Path(args.out)
+    out.parent.mkdir(exist_ok=True)
     rows = []
     for label, path in files:
         row = check(label, path, args.images)
@@ -107,10 +128,10 @@ def main(argv: list[str] | None = None) -> int:
             f"top-1 {row['same_top1']}/{row['images']} out {row['output_relative_error']:.1e} "
             f"coverage {row['coverage']:.0%}" if row["status"] == "ok" else row.get("error", "")),
             flush=True)
-    command = "python bench/frontends/all_formats.py " + " ".join(sys.argv[1:])
-    RESULTS.mkdir(exist_ok=True)
-    write_json(RESULTS / "frontends_all.json", {"command": command, "rows": rows})
-    write_bytes_atomically(RESULTS / "frontends_all.md", to_markdown(rows, command).encode())
+        # Written after every model: a long run that is stopped keeps what it measured.
+        write_json(Path(str(out) + ".json"), {"command": command, "rows": rows,
+                                              "planned": len(files)})
+        write_bytes_atomically(Path(str(out) + ".md"), to_markdown(rows, command).encode())
     return 0
 
 
