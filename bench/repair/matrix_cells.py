@@ -4,7 +4,7 @@ converted model whose outputs differ from its source beyond float noise (outcome
 `convmend repair`, once as a user would by default (declared-lossy weights are kept, so the
 repair declines) and once with `--restore-precision`; before and after are native (the
 source's framework and the target's runtime, every image). Cells whose converted model does
-not take the source's images (`input_mismatch`) are listed with the reason.
+not take the source's images (`input_mismatch`) are repaired with `--reconvert`.
 
     .venv/bin/python bench/repair/matrix_cells.py [--matrix bench/results/matrix.json]
         [--count 20]
@@ -48,7 +48,10 @@ def _native(report: dict[str, Any], key: str) -> dict[str, Any] | None:
     return {k: side[k] for k in ("disagreeing", "max_relative_error", "accuracy") if k in side}
 
 
-def repair_cell(cell: dict[str, Any], count: int, restore: bool, tmp: Path) -> dict[str, Any]:
+def repair_cell(cell: dict[str, Any], count: int, restore: bool, tmp: Path,
+                reconvert: bool = False) -> dict[str, Any]:
+    import shutil
+
     from convmend.errors import ConvmendError
     from convmend.repair import repair
 
@@ -56,17 +59,21 @@ def repair_cell(cell: dict[str, Any], count: int, restore: bool, tmp: Path) -> d
     out = tmp / f"{cell['model']}-{cell['source']}-{cell['target']}{target.suffix}"
     start = time.perf_counter()
     try:
-        report = repair(cell["source_path"], target, out, count=count, restore_precision=restore)
+        report = repair(cell["source_path"], target, out, count=count, restore_precision=restore,
+                        reconvert=reconvert)
     except ConvmendError as exc:
         return {"status": "declined", "message": str(exc)[:400],
                 "seconds": round(time.perf_counter() - start, 1)}
     size = out.stat().st_size if out.is_file() else None
+    if out.is_dir():
+        shutil.rmtree(out)
     out.unlink(missing_ok=True)
     Path(str(out) + ".json").unlink(missing_ok=True)
     return {"status": report["status"], "output_bytes": size, "seconds": report["seconds"],
             "before": _native(report, "target"), "after": _native(report, "repaired"),
             "source_accuracy": (report.get("native") or {}).get("source_accuracy"),
             "kept": sorted({s["code"] for s in report["steps"] if s.get("kept")}),
+            "written": report["output"].get("written"),
             "target_bytes": target.stat().st_size if target.is_file() else None}
 
 
@@ -93,15 +100,22 @@ def markdown(doc: dict[str, Any]) -> str:
         lines.append(f"| {r['model']} | {r['source']} -> {r['target']} | `{r['chain']}` | "
                      f"{r['outcome']} | {before} | {default} | {after} | "
                      f"{', '.join(r['restore'].get('kept', []))} |")
-    lines += ["", "## Cells whose converted model does not take the source's images", ""]
+    lines += ["", "## Cells whose converted model does not take the source's images", "",
+              "The target's input is neither the source's layout nor its transpose (onnx2tf "
+              "reading an NHWC ONNX model as NCHW gives [1, 224, 3, 224]): convmend's input "
+              "contracts cannot feed it, so the IR repair cannot start. `convmend repair "
+              "--reconvert` converts the source again through the registered chains of the "
+              "cell and writes the first output that agrees natively (converter.choice).", "",
+              "| model | source -> target | chain | why it cannot be fed | "
+              "repair --reconvert: after (native) | written |", "|---|---|---|---|---|---|"]
     for c in doc["input_mismatch"]:
-        lines.append(f"- {c['model']} {c['source']} -> {c['target']} `{c['chain']}`: "
-                     f"{c['reason'][:200]}")
-    lines += ["", "These are not repaired yet: the target's input is neither the source's "
-              "layout nor its transpose (onnx2tf reading an NHWC ONNX model as NCHW gives "
-              "[1, 224, 3, 224]); convmend's input contracts refuse such an input, so neither "
-              "localize nor repair can feed it. Re-converting through another chain of the "
-              "same cell is the working fix (`convmend convert` tries them)."]
+        r = c.get("reconvert") or {}
+        a = r.get("after") or {}
+        after = (f"{a.get('disagreeing')}, {a.get('max_relative_error', 0):.3g} "
+                 f"({r['status']})" if a and "error" not in a
+                 else (r.get("message") or r.get("status") or "not run")[:120])
+        lines.append(f"| {c['model']} | {c['source']} -> {c['target']} | `{c['chain']}` | "
+                     f"{c['reason'][:90]} | {after} | {'; '.join(r.get('written') or [])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -125,6 +139,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{k + 1}/{len(repairable)}] {cell['model']} {cell['source']}->"
                   f"{cell['target']} {cell['chain']}: default {row['default']['status']}, "
                   f"--restore-precision {row['restore']['status']}", flush=True)
+        mismatch_rows = []
+        for cell in mismatched:
+            row = {key: cell[key] for key in ("model", "source", "target", "chain")}
+            row["reason"] = cell.get("error") or ""
+            row["reconvert"] = repair_cell(cell, args.count, False, Path(tmp), reconvert=True)
+            mismatch_rows.append(row)
+            print(f"input mismatch {cell['model']} {cell['source']}->{cell['target']} "
+                  f"{cell['chain']}: --reconvert {row['reconvert']['status']}", flush=True)
     doc = {
         "command": "python bench/repair/matrix_cells.py " + " ".join(argv or sys.argv[1:]),
         "machine": f"{platform.machine()}, {platform.python_version()}",
@@ -135,10 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "matrix_cells": len(matrix["cells"]),
         "not_run": sum(c["outcome"] == "not_run" for c in matrix["cells"]),
         "rows": rows,
-        "input_mismatch": [{"model": c["model"], "source": c["source"], "target": c["target"],
-                            "chain": c["chain"],
-                            "reason": c.get("error") or ""}
-                           for c in mismatched],
+        "input_mismatch": mismatch_rows,
     }
     out = Path(args.out)
     Path(str(out) + ".json").write_text(json.dumps(doc, indent=1) + "\n")

@@ -16,7 +16,7 @@ from convmend.convert import execute, registry
 from convmend.errors import ConvmendError
 
 FAILING = '''
-import os, sys, time, shutil
+import os, signal, sys, time, shutil
 sys.path.insert(0, {task_dir!r})
 import protocol
 
@@ -41,12 +41,15 @@ def eat(job):
     block = bytearray(8 << 30)
     return {{"size": len(block)}}
 
+def killed(job):  # what the kernel's out-of-memory killer does
+    os.kill(os.getpid(), signal.SIGKILL)
+
 def copy(job):
     shutil.copyfile(job["src"], job["out"])
     return {{"copied": True}}
 
 TASKS = dict(boom=boom, abort=abort, hang=hang, nothing=nothing, garbage=garbage, eat=eat,
-             copy=copy)
+             killed=killed, copy=copy)
 if __name__ == "__main__":
     sys.exit(protocol.main(TASKS, sys.argv))
 '''
@@ -79,7 +82,7 @@ def failing_converters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     script.write_text(FAILING.format(task_dir=str(registry.TASK_DIR)))
     entries = [{"name": f"test.{t}", "reads": "onnx", "writes": "onnx" if t == "copy" else
                 "tflite", "script": str(script), "task": t} for t in
-               ("boom", "abort", "hang", "nothing", "garbage", "eat", "copy")]
+               ("boom", "abort", "hang", "nothing", "garbage", "eat", "killed", "copy")]
     listing = tmp_path / "converters.json"
     listing.write_text(json.dumps(entries))
     monkeypatch.setenv("CONVMEND_CONVERTERS", str(listing))
@@ -144,7 +147,7 @@ def test_every_failure_is_a_recorded_outcome(tmp_path: Path, failing_converters:
     assert probe["format"] == "onnx" and probe["inputs"][0]["shape"] == [1, 3, 32, 32]
     expected = {"boom": "converter_error", "abort": "crash", "hang": "timeout",
                 "nothing": "no_output", "garbage": "load_failed", "eat": "out_of_memory",
-                "copy": "ok"}
+                "killed": "out_of_memory", "copy": "ok"}
     for task, status in expected.items():
         step = execute.convert_step(registry.get(f"test.{task}"), model, probe, timeout=5.0,
                                     memory_gb=3.0)
@@ -158,6 +161,11 @@ def test_every_failure_is_a_recorded_outcome(tmp_path: Path, failing_converters:
     assert execute.convert_step(eat, model, probe, timeout=5.0, memory_gb=3.0).cached
     again = execute.convert_step(eat, model, probe, timeout=5.0, memory_gb=3.5)
     assert again.status == "out_of_memory" and not again.cached
+    # A SIGKILL nobody sent is the machine's OOM killer, not the step: never reused.
+    for _ in range(2):
+        killed = execute.convert_step(registry.get("test.killed"), model, probe, timeout=5.0,
+                                      memory_gb=3.0)
+        assert "out-of-memory killer" in killed.error and not killed.cached
     copy = execute.convert_step(registry.get("test.copy"), model, probe)
     assert copy.cached and copy.probe["contract"]["origin"] == "handed on by test.copy"
     assert model.read_bytes() == before

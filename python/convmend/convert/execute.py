@@ -185,8 +185,9 @@ def _reusable(record: dict[str, Any], timeout: float, memory_gb: float) -> bool:
     """A recorded outcome stands unless it was a limit that this run raises."""
     limits = record.get("limits", {})
     status = record["result"]["status"]
-    if status == "out_of_memory":
-        return limits.get("memory_gb", 0) >= memory_gb
+    if status == "out_of_memory":  # the machine's OOM killer (SIGKILL) is not the step's cap
+        return (limits.get("memory_gb", 0) >= memory_gb
+                and "SIGKILL" not in (record["result"].get("error") or ""))
     if status == "timeout":
         return limits.get("timeout", 0) >= timeout
     return True
@@ -197,6 +198,10 @@ def _classify(proc: Process, result: dict[str, Any], timeout: float) -> tuple[st
         return "timeout", f"no result after {timeout:.0f}s; killed"
     if proc.returncode < 0:
         name = _signal_name(-proc.returncode)
+        if -proc.returncode == signal.SIGKILL:  # not ours (a timeout is classified above)
+            return "out_of_memory", ("killed by SIGKILL, most likely the kernel's out-of-memory "
+                                     "killer (the machine ran out of memory): "
+                                     + _last_line(proc.stderr))
         memory = any(word in proc.stderr for word in _MEMORY_WORDS)
         return ("out_of_memory" if memory else "crash"), f"killed by {name}: " + _last_line(
             proc.stderr)
