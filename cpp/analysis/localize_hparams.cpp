@@ -245,7 +245,10 @@ std::vector<std::pair<const Node*, int>> trailing_scalings(const std::vector<con
   std::vector<std::pair<const Node*, int>> out;
   if (acts.empty()) return out;
   auto last = std::find(nodes.begin(), nodes.end(), acts.back().node);
-  if (last == nodes.end()) return out;
+  if (last == nodes.end() || (*last)->outputs().empty()) return out;
+  // Only a chain fed by the activation itself: in x * relu6(x + 3) / 6 (hard swish) the Div
+  // follows a Mul of two data values and is part of the activation, not after it.
+  const Value* chain = (*last)->output(0);
   for (auto it = last + 1; it != nodes.end(); ++it) {
     const Node* n = *it;
     const OpKind op = n->op();
@@ -257,7 +260,9 @@ std::vector<std::pair<const Node*, int>> trailing_scalings(const std::vector<con
       const Value* v = n->input(k);
       if (v != nullptr && !constant[size_t(v->id())]) data = data < 0 ? int(k) : -2;
     }
-    if (data >= 0 && n->outputs().size() == 1) out.emplace_back(n, data);
+    if (data < 0 || n->outputs().size() != 1 || n->input(size_t(data)) != chain) continue;
+    out.emplace_back(n, data);
+    chain = n->output(0);
   }
   return out;
 }

@@ -279,6 +279,40 @@ TEST(analysis_Localize, ExtraMulAfterActivation) {
   expect_top(*t, r, "graph.extra_op", "stray_after");
 }
 
+// relu2 of the pair as hard swish: one HardSwish node, or decomposed as x * clip(x + 3) / 6.
+void hard_swish(Graph& g, bool decomposed) {
+  Value* x = g.find_value("conv2:0");
+  Value* act = g.find_value("relu2:0");
+  Value* out = nullptr;
+  if (decomposed) {
+    Node* add = g.add_node(OpKind::kAdd, "hs_add", {x, g.add_constant("three", F32({}, {3.f}))},
+                           {"hs_add:0"});
+    Node* clip = g.add_node(OpKind::kClip, "hs_clip",
+                            {add->output(0), g.add_constant("lo", F32({}, {0.f})),
+                             g.add_constant("hi", F32({}, {6.f}))},
+                            {"hs_clip:0"});
+    Node* mul = g.add_node(OpKind::kMul, "hs_mul", {x, clip->output(0)}, {"hs_mul:0"});
+    out = g.add_node(OpKind::kDiv, "hs_div", {mul->output(0), g.add_constant("six", F32({}, {6.f}))},
+                     {"hs_div:0"})->output(0);
+  } else {
+    out = g.add_node(OpKind::kHardSwish, "hs", {x}, {"hs:0"})->output(0);
+  }
+  g.replace_all_uses(act, out);
+  g.remove_dead();
+  ASSERT_TRUE(infer_graph_shapes(g).is_ok());
+}
+
+TEST(analysis_Localize, DecomposedHardSwishIsNotAnExtraOp) {
+  // The Div by 6 of a decomposed hard swish follows the activation's Clip but belongs to it.
+  Weights m;
+  auto s = source_graph(m);
+  auto t = clone_of(*s);
+  hard_swish(*s, false);
+  hard_swish(*t, true);
+  LocalizeRun r = run_localize(*s, *t, false);
+  for (const Finding& f : r.result.findings) EXPECT_EQ(f.code, "runtime.numeric") << f.code;
+}
+
 TEST(analysis_Localize, SoftmaxAxisChanged) {
   Weights m;
   auto s = source_graph(m);
