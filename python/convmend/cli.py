@@ -473,6 +473,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if summary["labeled_images"]:
         print(f"accuracy on {summary['labeled_images']} labeled images: source "
               f"{summary['source_accuracy']:.1%}, target {summary['target_accuracy']:.1%}")
+    for reason in summary.get("weak_comparison", []):
+        print(f"note: {reason}")
     if out is not None:
         fileio.write_json(out, {"tool": f"convmend {__version__}",
                                 "source": diffing.side_info(source),

@@ -136,7 +136,30 @@ def compare(source: ModelSide, target: ModelSide, images: ImageSet) -> dict[str,
             labeled)
         summary["target_accuracy"] = sum(e["target_top1"] == e["label"] for e in labeled) / len(
             labeled)
+    weak = weak_comparison(a)
+    if weak:
+        summary["weak_comparison"] = weak
     return {"summary": summary, "images": per_image}
+
+
+def weak_comparison(outputs: np.ndarray) -> list[str]:
+    """Why agreement measured on these source outputs says little, if it does: every image
+    gets the same class (labels cannot disagree unless the target is badly off), or the
+    outputs are probabilities saturated to 0 and 1 (a softmax of very large logits: any
+    difference below the saturation is invisible, and max |diff| reads 0)."""
+    reasons = []
+    n = outputs.shape[0]
+    if n >= 4 and len(set(outputs.argmax(axis=1).tolist())) == 1:
+        reasons.append(f"the source predicts class {int(outputs[0].argmax())} for all {n} "
+                       "images: label agreement is not informative")
+    rows_sum_to_one = np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3) and outputs.min() >= 0
+    if rows_sum_to_one:
+        saturated = int(np.sum(outputs.max(axis=1) >= 1.0 - 1e-6))
+        if saturated * 2 >= n:
+            reasons.append(f"the source's outputs are probabilities saturated to 0/1 on "
+                           f"{saturated} of {n} images: differences under the saturation are "
+                           "invisible (compare logits)")
+    return reasons
 
 
 def side_info(side: ModelSide) -> dict[str, Any]:

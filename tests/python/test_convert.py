@@ -242,3 +242,23 @@ def test_diff_of_a_model_with_itself(tmp_path: Path) -> None:
     assert summary["images"] == 6 and summary["top1_agreement"] == 1.0
     assert summary["max_abs_diff"] == 0.0 and summary["min_cosine"] == pytest.approx(1.0)
     assert len(document["images"]) == 6 and document["source"]["format"] == "onnx"
+
+
+def test_weak_comparison_is_said() -> None:
+    """A source that gives every image the same class, or softmax outputs saturated to 0/1,
+    makes agreement say little; diff says so instead of reporting a clean 0."""
+    from convmend.diff import weak_comparison
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(8, 10)).astype(np.float32)
+    assert weak_comparison(logits) == []
+    same = logits.copy()
+    same[:, 3] += 100.0
+    assert weak_comparison(same) == [
+        "the source predicts class 3 for all 8 images: label agreement is not informative"]
+    onehot = np.zeros((8, 10), np.float32)
+    onehot[np.arange(8), np.arange(8)] = 1.0
+    (reason,) = weak_comparison(onehot)
+    assert "saturated to 0/1 on 8 of 8 images" in reason
+    soft = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    assert weak_comparison(soft) == []
