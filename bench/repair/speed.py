@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         "status": report["status"],
         "native_after": (report.get("native") or {}).get("repaired"),
         "kept": [s["code"] for s in report["steps"] if s.get("kept")],
+        "timings": report.get("timings"),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         + "".join(f"| native {k} | {v} |\n" for k, v in doc["native_seconds"].items())
         + f"| `convmend repair` (all of it) | {doc['repair_seconds']} |\n\n"
         f"Ratio: **{doc['ratio']}x** the native runs (bar: 5x). Status: {doc['status']}; "
-        f"kept: {', '.join(doc['kept'])}; repaired file natively: {doc['native_after']}.\n")
+        f"kept: {', '.join(doc['kept'])}; repaired file natively: {doc['native_after']}.\n\n"
+        "Where the repair's time went:\n\n| phase | seconds |\n|---|---|\n"
+        + "".join(f"| {k} | {v} |\n" for k, v in (doc["timings"] or {}).items()))
     print(f"repair {repair_seconds:.1f} s, native {native_seconds:.1f} s: {ratio:.2f}x")
     return 0
 

@@ -440,12 +440,21 @@ def _repair_in_ir(src: Path, dst: Path, out: Path, images: Any = None,
         raise ConvmendError(f"input_fix must be one of {', '.join(INPUT_FIXES)}")
     say = log or (lambda line: None)
     start = time.perf_counter()
+    timings: dict[str, float] = {}
+    mark = [start]
+
+    def lap(phase: str) -> None:  # seconds per phase, for the report
+        now = time.perf_counter()
+        timings[phase] = round(now - mark[0], 2)
+        mark[0] = now
+
     fmt = _check_paths(src, dst, out)
     image_set = _image_set(images, count)
     pixels = [item.load() for item in list(image_set)[:max(ir_images, 1)]]
     source_graph, original_graph, source_contract, target_contract, x_source, source_out = \
         load_pair(src, dst, pixels, trust, source_preprocess, target_preprocess, "repair", say)
     target_graph = original_graph.clone()
+    lap("load (frontends, readers, the source in the IR)")
 
     say("input-contract stage")
     in_findings, in_evidence, own_out, x_target = input_contract_stage(
@@ -473,6 +482,7 @@ def _repair_in_ir(src: Path, dst: Path, out: Path, images: Any = None,
     from convmend import _core
 
     chosen = _validation_indices(source_out, fed_out, validate)
+    lap("input-contract stage")
     say(f"repair loop on {len(chosen)} validation images "
         f"({int(np.sum(source_out[chosen].argmax(1) != fed_out[chosen].argmax(1)))} disagreeing)")
     core = _core.repair(source_graph, target_graph, [x_source[chosen]], [x_fed[chosen]],
@@ -503,6 +513,7 @@ def _repair_in_ir(src: Path, dst: Path, out: Path, images: Any = None,
         raise ConvmendError(f"{dst} could not be repaired: no edit improved agreement with "
                             f"the source ({reasons}); nothing written")
 
+    lap("repair loop (localize, edits, validation)")
     say(f"writing {out}")
     written = _write(fmt, dst, out, original_graph, repaired, trust,
                      any(s.get("kept") and s.get("fix") != "emit" for s in steps))
@@ -512,6 +523,7 @@ def _repair_in_ir(src: Path, dst: Path, out: Path, images: Any = None,
         out.unlink(missing_ok=True)
         raise
 
+    lap("write")
     native = None
     if verify:
         say("verifying natively on every image")
@@ -519,6 +531,7 @@ def _repair_in_ir(src: Path, dst: Path, out: Path, images: Any = None,
             native = _native(src, {"target": dst, "repaired": out}, image_set)
         except ConvmendError as exc:
             native = {"error": str(exc)}
+        lap("native verification (source, target, repaired file)")
     ok_native = (native is not None and "disagreeing" in native.get("repaired", {})
                  and native["repaired"]["disagreeing"] == 0
                  and native["repaired"]["max_relative_error"] <= GOAL_RELATIVE_ERROR)
@@ -530,6 +543,7 @@ def _repair_in_ir(src: Path, dst: Path, out: Path, images: Any = None,
         "schema": SCHEMA,
         "tool": f"convmend {__version__}",
         "seconds": round(time.perf_counter() - start, 2),
+        "timings": timings,
         "status": status,
         "inputs": {
             "source": {"path": str(src), "format": model_format(src), "sha256": sha256_of(src),
