@@ -19,8 +19,8 @@
 namespace convmend::analysis {
 namespace {
 
-constexpr int64_t kChunkImages = 16;  // images per run (bounds the memory of kept states)
-constexpr int64_t kKeptImages = 32;   // images whose states are kept for the causal checks
+constexpr int64_t kChunkImages = 16;  // images per run at most
+constexpr int64_t kKeptImages = 32;   // images whose states are kept for the causal checks, at most
 
 // CONVMEND_LOCALIZE_TIMING=1 prints the time of each phase to stderr.
 struct PhaseTimer {
@@ -315,6 +315,22 @@ bool is_layout_op(OpKind op) {
   return c == OpClass::kTranspose || c == OpClass::kReshape;
 }
 
+// Bytes of activations one image makes in `g`: every value not computed from constants
+// alone, its batch dimension left out, from the inferred shapes.
+int64_t activation_bytes_per_image(const Graph& g, const std::vector<Node*>& order) {
+  const std::vector<bool> constant = constant_values(g, order);
+  int64_t total = 0;
+  for (const Value* v : g.values()) {
+    if (v->is_constant() || (size_t(v->id()) < constant.size() && constant[size_t(v->id())]))
+      continue;
+    const Shape& shape = v->shape();
+    int64_t n = 1;
+    for (size_t k = 1; k < shape.size(); ++k) n *= std::max<int64_t>(shape[k], 1);
+    total += n * int64_t(dtype_size(v->dtype()));
+  }
+  return total;
+}
+
 Result<LocalizeResult> localize(const Graph& source, const Graph& target,
                                 const Alignment& alignment,
                                 const std::vector<Tensor>& source_inputs,
@@ -331,17 +347,24 @@ Result<LocalizeResult> localize(const Graph& source, const Graph& target,
     }
   }
   PhaseTimer timer;
+  ASSIGN_OR_RETURN(std::vector<Node*> source_order, source.topological_order());
+  ASSIGN_OR_RETURN(std::vector<Node*> target_order, target.topological_order());
+  // Every value of a chunk's run is kept while the chunk is compared, and the kept chunks stay
+  // for the causal checks: both are sized so that the states fit the trace budget (ResNet101
+  // makes about 150 MiB of activations per image in each graph).
+  const int64_t per_image =
+      std::max<int64_t>(1, activation_bytes_per_image(source, source_order) +
+                               activation_bytes_per_image(target, target_order));
+  const int64_t fit = std::max<int64_t>(1, options.trace_budget_bytes / per_image);
+  const int64_t chunk_images = std::clamp<int64_t>(fit / 4, 1, std::min(batch, kChunkImages));
+  const int64_t kept_images = std::clamp<int64_t>(fit - chunk_images, chunk_images, kKeptImages);
   // Graphs that accept a chunk of images.
-  const int64_t chunk_images = std::min(batch, kChunkImages);
   ASSIGN_OR_RETURN(std::unique_ptr<Graph> source_relaxed, relaxed_batch(source, chunk_images));
   ASSIGN_OR_RETURN(std::unique_ptr<Graph> target_relaxed, relaxed_batch(target, chunk_images));
   const Graph& source_run = source_relaxed ? *source_relaxed : source;
   const Graph& target_run = target_relaxed ? *target_relaxed : target;
   ASSIGN_OR_RETURN(std::unique_ptr<Interpreter> source_interp, Interpreter::create(source_run));
   ASSIGN_OR_RETURN(std::unique_ptr<Interpreter> target_interp, Interpreter::create(target_run));
-
-  ASSIGN_OR_RETURN(std::vector<Node*> source_order, source.topological_order());
-  ASSIGN_OR_RETURN(std::vector<Node*> target_order, target.topological_order());
 
   // Run chunk by chunk; a graph that refuses a batched chunk (a Reshape with a fixed batch)
   // is run one image at a time.
@@ -376,7 +399,7 @@ Result<LocalizeResult> localize(const Graph& source, const Graph& target,
       }
       return s.with_context("localize: running the batch: ");
     }
-    const bool keep = begin < kKeptImages;
+    const bool keep = begin == 0 || begin + count <= kept_images;  // the context is chunk 0
     ASSIGN_OR_RETURN(chunk.source_outputs, source_interp->outputs_of(chunk.source));
     ASSIGN_OR_RETURN(std::vector<Tensor> target_outputs, target_interp->outputs_of(chunk.target));
     OutputComparison oc;

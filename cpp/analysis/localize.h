@@ -73,6 +73,9 @@ struct LocalizeOptions {
   bool confirm = true;
   int max_confirmations = 20;
   double numeric_tolerance_scale = 1.0;
+  // Memory for the activations kept while comparing (a chunk of images at a time) and for
+  // the causal checks (the first images): chunk and kept images shrink to fit.
+  int64_t trace_budget_bytes = int64_t{2} << 30;
 };
 
 // Per aligned pair, for the error curve.
