@@ -97,7 +97,8 @@ def write_reports(doc: dict[str, Any]) -> None:
     write_json(RESULTS / "localize_planted.json", doc)
     lines = ["# Localization on planted faults", "",
              f"{doc['tool']}, {doc['when']}, {doc['machine']}; models "
-             f"{', '.join(doc['models'])}; {doc['count']} images per case; "
+             f"{', '.join(sorted({r['model'] for r in doc['results']}))}; "
+             f"{doc['count']} images per case; "
              f"{doc['seconds']:.0f} s in all"
              + (f" (PARTIAL: {len(doc['results'])} of {doc['cases_planned']} cases)"
                 if doc.get("partial") else "")
@@ -118,13 +119,19 @@ def write_reports(doc: dict[str, Any]) -> None:
                      f"{_rate(rs, 'top1_code')} | {_rate(rs, 'top3_code')} |")
     lines.append(f"| **all** | {len(rows)} | {_rate(rows, 'top1')} | {_rate(rows, 'top3')} | "
                  f"{_rate(rows, 'top1_code')} | {_rate(rows, 'top3_code')} |")
-    lines += ["", "| target kind | cases | top-1 | top-3 |", "|---|---|---|---|"]
-    by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    lines += ["", "| model | target kind | cases | top-1 | top-3 | unobservable (excluded) |",
+              "|---|---|---|---|---|---|"]
+    by_kind: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    hidden: dict[tuple[str, str], int] = defaultdict(int)
+    for r in doc["results"]:
+        if not _observable(r):
+            hidden[(r["model"], r["target_kind"])] += 1
     for r in rows:
-        by_kind[r["target_kind"]].append(r)
-    for kind in sorted(by_kind):
-        rs = by_kind[kind]
-        lines.append(f"| {kind} | {len(rs)} | {_rate(rs, 'top1')} | {_rate(rs, 'top3')} |")
+        by_kind[(r["model"], r["target_kind"])].append(r)
+    for model, kind in sorted(set(by_kind) | set(hidden)):
+        rs = by_kind[(model, kind)]
+        lines.append(f"| {model} | {kind} | {len(rs)} | {_rate(rs, 'top1')} | "
+                     f"{_rate(rs, 'top3')} | {hidden[(model, kind)]} |")
     lines += ["", "## Misses (top-1)", "", "| target | planted | found (first 5) |",
               "|---|---|---|"]
     for r in rows:
