@@ -665,6 +665,12 @@ Result<LocalizeResult> localize(const Graph& source, const Graph& target,
   return result;
 }
 
+namespace {
+Result<ActivationSamples> trace_batch(const Graph& source, const Graph& target,
+                                      const std::vector<Tensor>& source_inputs,
+                                      const std::vector<Tensor>& target_inputs, int64_t count);
+}  // namespace
+
 Result<ActivationSamples> trace_samples(const Graph& source, const Graph& target,
                                         const std::vector<Tensor>& source_inputs,
                                         const std::vector<Tensor>& target_inputs, int max_images) {
@@ -672,6 +678,19 @@ Result<ActivationSamples> trace_samples(const Graph& source, const Graph& target
     return error(StatusCode::kInvalidArgument, "trace_samples: no input batch");
   }
   const int64_t count = std::min<int64_t>(source_inputs[0].dim(0), std::max(1, max_images));
+  Result<ActivationSamples> batched =
+      trace_batch(source, target, source_inputs, target_inputs, count);
+  // A graph that refuses a batch even relaxed (a Reshape to a constant batch of 1, as onnx2tf
+  // writes) is traced on one image, on both sides, so that the statistics compare alike.
+  if (!batched.is_ok() && count > 1)
+    return trace_batch(source, target, source_inputs, target_inputs, 1);
+  return batched;
+}
+
+namespace {
+Result<ActivationSamples> trace_batch(const Graph& source, const Graph& target,
+                                      const std::vector<Tensor>& source_inputs,
+                                      const std::vector<Tensor>& target_inputs, int64_t count) {
   ActivationSamples samples;
   for (int side = 0; side < 2; ++side) {
     const Graph& g = side == 0 ? source : target;
@@ -697,5 +716,6 @@ Result<ActivationSamples> trace_samples(const Graph& source, const Graph& target
   }
   return samples;
 }
+}  // namespace
 
 }  // namespace convmend::analysis

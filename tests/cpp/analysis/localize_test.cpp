@@ -124,6 +124,27 @@ TEST(analysis_Localize, FixedBatchTargetKeepsIsolatedErrors) {
 
 // The converter folded the BatchNorm with another epsilon: every channel of the folded
 // weight is off by sqrt((var + eps) / (var + eps')), which only that epsilon explains.
+TEST(analysis_Localize, TraceSamplesOfAConstantBatchReshape) {
+  // onnx2tf writes Reshape(x, [1, C]): no batch of 4 runs, even relaxed; the samples fall back
+  // to one image on both sides.
+  Weights m;
+  auto s = source_graph(m);
+  auto t = converted_graph(m);
+  Value* mean = t->find_value("t_mean:0");
+  Node* reshape = t->add_node(OpKind::kReshape, "fixed_reshape",
+                              {mean, t->add_constant("fixed_shape", Tensor::vector_i64({1, 16}))},
+                              {"fixed_reshape:0"});
+  t->replace_all_uses(mean, reshape->output(0));
+  t->set_input(reshape, 0, mean);
+  ASSERT_TRUE(infer_graph_shapes(*t).is_ok());
+  const Tensor x = batch();
+  Result<ActivationSamples> samples = trace_samples(*s, *t, {x}, {nchw_to_nhwc(x)}, 4);
+  ASSERT_TRUE(samples.is_ok()) << samples.status().to_string();
+  ASSERT_TRUE(samples->target.count("fixed_reshape:0"));
+  EXPECT_EQ(samples->target.at("fixed_reshape:0").dim(0), 1);
+  EXPECT_EQ(samples->source.at("softmax:0").dim(0), 1);
+}
+
 TEST(analysis_Localize, FoldedWithAnotherEpsilon) {
   Weights m;
   auto s = source_graph(m);
