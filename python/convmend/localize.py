@@ -520,7 +520,8 @@ def localize(src: str | Path, dst: str | Path, images: Any = None, count: int | 
     core = core_stage(source_graph, target_graph, x_source, x_target, confirm)
     core_findings = list(core.get("findings", []))
     _relabel_input_ops(core_findings, target_graph)
-    findings = rank(in_findings + core_findings)
+    findings, suppressed = split_on_agreement(rank(in_findings + core_findings), source_out,
+                                              target_out)
     native_out = None
     if native:
         from convmend.diff import run_side
@@ -545,8 +546,35 @@ def localize(src: str | Path, dst: str | Path, images: Any = None, count: int | 
         "input_stage": in_evidence,
         "alignment": core.get("alignment"),
         "findings": findings,
+        "suppressed": suppressed,
         "errors": core.get("errors", []),
     }
+
+
+# Outputs within this relative error (and no image whose top-1 differs) agree: float32 noise.
+OUTPUTS_AGREE = 1e-4
+BENIGN = ("runtime.numeric", "param.declared_lossy")
+
+
+def split_on_agreement(findings: list[dict[str, Any]], source_out: np.ndarray,
+                       target_out: np.ndarray) -> tuple[list[dict[str, Any]],
+                                                        list[dict[str, Any]]]:
+    """When the target agrees with the source on every image, a suspicion no experiment
+    confirmed is not a fault the user has: it is kept apart (``suppressed``, with the reason)
+    instead of being listed among the findings. Confirmed findings and the benign codes stay."""
+    if target_out.shape != source_out.shape or disagreeing(source_out, target_out) > 0 or \
+            discrepancy(source_out, target_out) > OUTPUTS_AGREE:
+        return findings, []
+    kept, apart = [], []
+    for f in findings:
+        if f["confirmed"] or f["code"] in BENIGN:
+            kept.append(f)
+        else:
+            apart.append(dict(f, suppressed="the outputs agree on every image (relative error "
+                                            f"<= {OUTPUTS_AGREE:g}); not confirmed"))
+    for i, f in enumerate(kept, 1):
+        f["rank"] = i
+    return kept, apart
 
 
 # ---------------------------------------------------------------- terminal
@@ -592,4 +620,10 @@ def summary_lines(report: dict[str, Any], limit: int = 15) -> list[str]:
         lines.append(f"... and {len(findings) - limit} more ("
                      + ", ".join(f"{n} {code}" for code, n in rest.most_common())
                      + "); all are in the JSON report")
+    apart = report.get("suppressed", [])
+    if apart:
+        codes = collections.Counter(f["code"] for f in apart)
+        lines.append(f"{len(apart)} unconfirmed suspicion(s) kept apart because the outputs "
+                     "agree (" + ", ".join(f"{n} {code}" for code, n in codes.most_common())
+                     + "); see \"suppressed\" in the JSON report")
     return lines

@@ -147,3 +147,23 @@ def test_errors_are_convmend_errors(pair):
     with pytest.raises(ConvmendError):
         _core.localize(pair["source"], pair["target"], [pair["batch"]], [pair["batch"]],
                        alignment={"matches": 3})
+
+
+def test_unconfirmed_suspicions_are_kept_apart_when_outputs_agree():
+    """A faithful conversion (outputs agree on every image) lists no unconfirmed fault; the
+    suspicions stay in `suppressed` with the reason. Disagreeing outputs keep everything."""
+    from convmend.localize import split_on_agreement
+
+    rng = np.random.default_rng(0)
+    source = rng.normal(size=(6, 10)).astype(np.float32)
+    findings = [{"code": "graph.missing_op", "confirmed": False, "rank": 1},
+                {"code": "runtime.numeric", "confirmed": False, "rank": 2},
+                {"code": "param.value", "confirmed": True, "rank": 3}]
+    kept, apart = split_on_agreement([dict(f) for f in findings], source, source + 1e-7)
+    assert [f["code"] for f in kept] == ["runtime.numeric", "param.value"]
+    assert [f["rank"] for f in kept] == [1, 2]
+    assert [f["code"] for f in apart] == ["graph.missing_op"] and "agree" in apart[0]["suppressed"]
+    wrong = source.copy()
+    wrong[:, 0] += 100.0
+    kept, apart = split_on_agreement([dict(f) for f in findings], source, wrong)
+    assert len(kept) == 3 and apart == []
