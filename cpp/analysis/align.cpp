@@ -454,6 +454,39 @@ void assign_keys(GraphView& g, const std::vector<int>& anchor_index_of_unit) {
   }
 }
 
+// An unmatched block that is one Concat whose only consumer is a Concat on the same axis joins
+// that consumer's match: concat(a, concat(b, c)) is concat(a, b, c), which is what exporters
+// write (torchvision's InceptionV3 concatenates inside Mixed_7b/7c; torch.onnx flattens it).
+void attach_nested_concats(GraphView& g, Alignment* result, bool source) {
+  std::vector<int> by_pos(g.units.size());
+  for (size_t i = 0; i < by_pos.size(); ++i) by_pos[i] = static_cast<int>(i);
+  std::sort(by_pos.begin(), by_pos.end(), [&](int x, int y) {  // outer ones first
+    return g.units[size_t(x)].first_pos > g.units[size_t(y)].first_pos;
+  });
+  for (int ui : by_pos) {
+    Unit& u = g.units[size_t(ui)];
+    if (u.match >= 0 || u.anchor || u.nodes.size() != 1) continue;
+    const Node* inner = u.nodes.front();
+    if (inner->op() != OpKind::kConcat || inner->outputs().size() != 1) continue;
+    const Value* out = inner->output(0);
+    if (out->consumers().size() != 1 || out->is_graph_output()) continue;
+    const Node* outer = out->consumers().front().first;
+    if (outer->op() != OpKind::kConcat) continue;
+    Result<int64_t> a = inner->attrs().get_int("axis", 0);
+    Result<int64_t> b = outer->attrs().get_int("axis", 0);
+    if (!a.is_ok() || !b.is_ok() || *a != *b) continue;
+    const int outer_unit = g.unit_of[size_t(outer->id())];
+    if (outer_unit < 0 || g.units[size_t(outer_unit)].match < 0) continue;
+    u.match = g.units[size_t(outer_unit)].match;
+    NodeMatch& m = result->matches[size_t(u.match)];
+    std::vector<int64_t>& ids = source ? m.source_nodes : m.target_nodes;
+    ids.push_back(inner->id());
+    std::sort(ids.begin(), ids.end(), [&](int64_t x, int64_t y) {
+      return g.pos[size_t(x)] < g.pos[size_t(y)];
+    });
+  }
+}
+
 bool layout_only_unit(const Unit& u) {
   for (const Node* n : u.nodes) {
     const OpClass c = op_class_of(n->op());
@@ -660,6 +693,8 @@ Result<Alignment> align(const Graph& source, const Graph& target, const AlignOpt
   // part of that block's match; the comparison point stays before them.
   attach_layout_leftovers(s, &result, /*source=*/true);
   attach_layout_leftovers(t, &result, /*source=*/false);
+  attach_nested_concats(s, &result, /*source=*/true);
+  attach_nested_concats(t, &result, /*source=*/false);
   for (NodeMatch& m : result.matches) {
     auto count = [](const GraphView& g, const std::vector<int64_t>& ids) {
       size_t n = 0;

@@ -532,6 +532,45 @@ TEST(analysis_Align, ParallelBranchesInAnotherOrderWithAChangedWeight) {
   EXPECT_EQ(convs, 10);
 }
 
+TEST(analysis_Align, NestedConcatJoinsTheFlattenedOne) {
+  // Source: concat(b0, concat(b1, b2)); target: concat(b0, b1, b2), as torch.onnx writes
+  // torchvision's InceptionV3. The inner Concat is part of the outer match, not a missing op.
+  auto make = [](bool nested, const std::string& p) {
+    auto g = std::make_unique<Graph>();
+    Value* x = g->add_input("x", DType::kFloat32, {1, 8, 5, 5});
+    std::vector<Value*> outs;
+    for (int b = 0; b < 3; ++b) {
+      const std::string name = p + "b" + std::to_string(b);
+      Node* c = conv(*g, name, x, g->add_constant(name + "/w", Random({8, 8, 3, 3}, 800 + b)),
+                     nullptr, 1, false, WeightLayout::kOIHW);
+      c->attrs().set("pads", std::vector<int64_t>{1, 1, 1, 1});
+      outs.push_back(c->output(0));
+    }
+    Node* cat = nullptr;
+    if (nested) {
+      Node* inner = g->add_node(OpKind::kConcat, p + "inner", {outs[1], outs[2]}, {p + "inner:0"});
+      inner->attrs().set("axis", int64_t{1});
+      cat = g->add_node(OpKind::kConcat, p + "cat", {outs[0], inner->output(0)}, {p + "cat:0"});
+    } else {
+      cat = g->add_node(OpKind::kConcat, p + "cat", outs, {p + "cat:0"});
+    }
+    cat->attrs().set("axis", int64_t{1});
+    g->add_output(cat->output(0));
+    EXPECT_TRUE(infer_graph_shapes(*g).is_ok());
+    return g;
+  };
+  auto s = make(true, "s_");
+  auto t = make(false, "t_");
+  Alignment a = align_ok(*s, *t);
+  EXPECT_TRUE(a.unmatched_source.empty()) << names(*s, a.unmatched_source).size();
+  EXPECT_TRUE(a.unmatched_target.empty());
+  bool joined = false;
+  for (const NodeMatch& m : a.matches) {
+    for (int64_t id : m.source_nodes) joined = joined || s->node_by_id(id)->name() == "s_inner";
+  }
+  EXPECT_TRUE(joined);
+}
+
 TEST(analysis_Align, ActivationSamplesAreScored) {
   auto s = conv_chain({1, 2}, "s");
   auto t = conv_chain({1, 2}, "t");
