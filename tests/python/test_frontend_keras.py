@@ -332,6 +332,55 @@ def test_tf_keras_tfoplambda_model_as_onnx2tf_writes(tmp_path):
     assert set(info.value.names) == {"TFOpLambda(tf.math.cumsum)", "TFOpLambda(tf.math.erf)"}
 
 
+def test_tf_keras_layers_with_stored_weights_as_nobuco_writes(tmp_path):
+    """nobuco writes tf_keras models of ordinary layers (weights in the file's store, which
+    names them by class and order, not by layer name) mixed with TF functions, and reshapes
+    to a shape computed with tf.shape; Keras 3 cannot load them."""
+    tf = pytest.importorskip("tensorflow")
+    tfk = pytest.importorskip("tf_keras")
+    layers = tfk.layers
+    tf.random.set_seed(0)
+    inp = tfk.Input(shape=(12, 12, 3), batch_size=1, name="input_1")
+    # named against their class order, so that a lookup by name finds the wrong weights
+    x = layers.ZeroPadding2D(((1, 0), (0, 1)), name="pad_z")(inp)
+    x = layers.Conv2D(8, 3, strides=2, use_bias=True, name="conv2d_1")(x)
+    x = layers.BatchNormalization(epsilon=1e-3, name="batch_normalization_1")(x)
+    x = tf.clip_by_value(x, clip_value_min=0.0, clip_value_max=6.0)
+    y = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="depthwise_b")(x)
+    y = layers.BatchNormalization(name="batch_normalization")(y)
+    y = layers.ReLU(name="relu_a")(y)
+    x = x + y
+    x = layers.Conv2D(6, 1, use_bias=False, name="conv2d")(x)
+    x = layers.MaxPooling2D(2, name="pool")(x)
+    x = layers.GlobalAveragePooling2D(keepdims=True, name="gap")(x)
+    x = tf.transpose(x, perm=[0, 3, 1, 2])
+    x = tf.reshape(x, [tf.shape(x)[:1][0], -1])
+    x = layers.Dense(5, name="dense")(x)
+    out = layers.Identity(name="identity")(x)
+    model = tfk.Model(inp, out, name="nobuco_like")
+    for layer in model.layers:  # non-trivial BatchNorm statistics
+        if isinstance(layer, layers.BatchNormalization):
+            n = layer.moving_mean.shape[0]
+            layer.moving_mean.assign(np.linspace(-0.5, 0.5, n).astype(np.float32))
+            layer.moving_variance.assign(np.linspace(0.5, 2.0, n).astype(np.float32))
+            layer.gamma.assign(np.linspace(0.8, 1.2, n).astype(np.float32))
+    path = tmp_path / "nobuco_like.keras"
+    model.save(path)
+    graph = frontend.load(path)
+    named = [la for la in model.layers if type(la).__name__ not in ("InputLayer",)]
+    probe = tfk.Model(model.inputs, [la.output for la in named])
+    batch = images((12, 12, 3), count=1)
+    native = {la.name: np.asarray(v) for la, v in zip(named, probe(batch), strict=True)}
+    compared = [n for n, v in native.items() if v.dtype == np.float32]
+    outs, traced = _core.Interpreter(graph).run_traced([batch], compared)
+    for name in compared:
+        assert rel(native[name], traced[name]) <= TOL, name
+    assert rel(np.asarray(model(batch)), outs[0]) <= TOL
+    kinds = {n["provenance"]["op_type"] for n in graph.nodes()}
+    assert {"Conv2D", "DepthwiseConv2D", "BatchNormalization", "Dense", "ZeroPadding2D",
+            "GlobalAveragePooling2D", "TFOpLambda(tf.reshape)"} <= kinds
+
+
 # --------------------------------------------------------------------------- zoo model
 
 

@@ -48,6 +48,14 @@ def foolbox_batch() -> tuple[np.ndarray, np.ndarray]:
     return batch, np.array([item.label for item in items])
 
 
+
+def assert_relatively_close(actual: np.ndarray, expected: np.ndarray, rel: float = 1e-4) -> None:
+    """Float32 conversions of a seeded 50-layer model differ by about 1e-5 of the output's
+    scale (the project's goal for a faithful conversion is 1e-4)."""
+    gap = float(np.abs(actual - expected).max())
+    assert gap <= rel * float(np.abs(expected).max()), gap
+
+
 def test_pretrained_mobilenet_v2_loads_strictly_with_torchvision_names() -> None:
     state = torch.load(pretrained_mobilenet_v2_path(), weights_only=True)
     model = torch_architecture("mobilenet_v2")
@@ -86,6 +94,12 @@ def test_seeded_models_are_deterministic_with_nontrivial_batchnorm(
     with torch.no_grad():
         y = model(x)
     assert y.shape == (2, 1000) and bool(torch.isfinite(y).all())
+    # Calibrated on real images, the seeded model tells them apart with logits of a sane
+    # size (with noise statistics ResNet101 gave logits of +-6000 and one class for all).
+    with torch.no_grad():
+        logits = model(torch.from_numpy(build.calibration_batch(name, "torch_module")))
+    assert len(set(logits.argmax(1).tolist())) >= 8
+    assert 1.0 < float(logits.std()) < 10.0
 
 
 def test_torch_to_onnx_agrees_with_torch_and_exposes_every_node(foolbox_batch) -> None:
@@ -163,14 +177,14 @@ def test_keras_tflite_returns_all_tensors_and_matches_keras(keras_inputs) -> Non
     (expected,) = keras_runner.run(keras_inputs)
     runner = open_runner(tflite)
     (probs,) = runner.run(keras_inputs)
-    np.testing.assert_allclose(probs, expected, atol=1e-5)
+    assert_relatively_close(probs, expected)
 
     values = runner.run_with_intermediates(keras_inputs[:1])
     names = runner.intermediate_names()
     assert list(values) == names
     assert len(names) >= 60  # the input and one output per op of MobileNetV2 (65 ops)
     assert all(np.isfinite(v).all() for v in values.values())
-    np.testing.assert_allclose(values[runner.outputs()[0].name], probs[:1], atol=1e-6)
+    assert_relatively_close(values[runner.outputs()[0].name], probs[:1])
     # TFLite's first op is Keras' Conv1 + bn_Conv1 + Conv1_relu fused; same numbers.
     assert "Conv1_relu" in names[1]
     keras_values = keras_runner.run_with_intermediates(keras_inputs[:1], names=["Conv1_relu"])
@@ -197,9 +211,9 @@ def test_tflite_from_saved_model_agrees_with_keras_and_records_its_source(keras_
     (expected,) = open_runner(models["keras"]).run(keras_inputs)
     runner = open_runner(tflite)
     (probs,) = runner.run(keras_inputs)
-    np.testing.assert_allclose(probs, expected, atol=1e-5)
+    assert_relatively_close(probs, expected)
     (from_saved_model,) = open_runner(models["tf"]).run(keras_inputs)
-    np.testing.assert_allclose(probs, from_saved_model, atol=1e-5)
+    assert_relatively_close(probs, from_saved_model)
 
     meta = build.read_sidecar(tflite)
     assert meta["key"]["task"] == "tflite_from_saved_model"
@@ -219,7 +233,7 @@ def test_tf2onnx_from_keras_agrees_with_tflite(keras_inputs) -> None:
     onnx_path = build.onnx_from_keras("mobilenet_v2", opset=17)
     (from_onnx,) = open_runner(onnx_path).run(keras_inputs)
     (from_tflite,) = open_runner(build.tflite_from_keras("mobilenet_v2")).run(keras_inputs)
-    assert float(np.abs(from_onnx - from_tflite).max()) < 1e-5
+    assert_relatively_close(from_onnx, from_tflite)
     assert open_runner(onnx_path).inputs()[0].shape == (1, 224, 224, 3)
 
 

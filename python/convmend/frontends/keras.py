@@ -22,6 +22,7 @@ all collected before ``UnsupportedLayers`` is raised.
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -65,7 +66,7 @@ def load(path: Path, trust: bool = False) -> Any:
         raise ConvmendError(f"model file not found: {path}")
     cfg, keras2 = _checked_config(path, trust)
     if keras2 and cfg is not None and cfg.get("class_name") in ("Functional", "Model"):
-        return _from_tf_keras_config(cfg, path.stem)  # onnx2tf's tf_keras files
+        return _from_tf_keras_config(cfg, path.stem, path)  # onnx2tf's, nobuco's tf_keras
     return from_model(_keras_load(path, trust, keras2), trust=trust)
 
 
@@ -899,17 +900,77 @@ def _all_operations(graph_model: Any) -> list[Any]:
 
 # --------------------------------------------------------------------------- tf_keras configs
 # onnx2tf writes tf_keras (Keras 2) models made of TFOpLambda layers, one per TF function
-# call, with the weights inline in the config as call arguments. Keras 3 cannot load them;
-# they are read here from the config alone, without Keras: a TF function per layer.
+# call, with the weights inline in the config as call arguments. nobuco writes tf_keras
+# models of ordinary layers (Conv2D, BatchNormalization...) whose weights sit in the file's
+# weights store, mixed with TFOpLambda layers (tf.clip_by_value, tf.reshape of a computed
+# shape). Keras 3 cannot load either; they are read here from the config: a TF function per
+# TFOpLambda, and each ordinary layer rebuilt as its Keras 3 twin, given its stored weights
+# and emitted by the Keras 3 frontend's own handler. Shape arithmetic (tf.shape, slicing
+# it) is folded into constants, the batch being fixed.
+
+# Config keys that only matter for training; Keras 3 cannot deserialize tf_keras' versions.
+_TRAINING_KEYS = ("_initializer", "_regularizer", "_constraint")
 
 
-def _from_tf_keras_config(cfg: dict[str, Any], name: str) -> Any:
-    builder = _TfKerasConfig(cfg, name)
+def _from_tf_keras_config(cfg: dict[str, Any], name: str, path: Path | None = None) -> Any:
+    builder = _TfKerasConfig(cfg, name, path)
     return builder.build()
 
 
+def _snake_case(class_name: str) -> str:
+    """``DepthwiseConv2D`` -> ``depthwise_conv2d``, ``PReLU`` -> ``p_re_lu``: a word starts
+    at a capital followed by lower-case letters or digits, and after a lower-case letter."""
+    text = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", class_name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", text).lower()
+
+
+def _store_keys(layers: list[dict[str, Any]]) -> dict[str, str]:
+    """Layer name -> its group in a ``.keras`` zip's weights store. The store does not use
+    the layers' names: the k-th layer of a class (in the config's order) is stored as the
+    class name in snake case, suffixed ``_k`` from the second one on."""
+    seen: dict[str, int] = {}
+    keys: dict[str, str] = {}
+    for layer in layers:
+        base = _snake_case(layer["class_name"])
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        keys[layer["name"]] = base if count == 0 else f"{base}_{count}"
+    return keys
+
+
+def _stored_weights(path: Path | None, layer: str, store_key: str) -> list[np.ndarray]:
+    """A layer's weights from a tf_keras ``.keras`` zip (``model.weights.h5``, group
+    ``layers/<store_key>/vars/<i>``) or a legacy ``.h5`` file (``model_weights/<layer>``, in
+    the order of its ``weight_names``); an empty list when it has none."""
+    import io
+
+    import h5py
+
+    if path is None:
+        return []
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                data = io.BytesIO(zf.read("model.weights.h5"))
+            with h5py.File(data, "r") as f:
+                group = f.get(f"layers/{store_key}/vars")
+                if group is None:
+                    return []
+                order = sorted(group.keys(), key=lambda k: int(k) if k.isdigit() else -1)
+                return [np.asarray(group[k][()]) for k in order]
+        with h5py.File(path, "r") as f:
+            group = f.get(f"model_weights/{layer}")
+            if group is None:
+                return []
+            names = [n.decode() if isinstance(n, bytes) else str(n)
+                     for n in group.attrs.get("weight_names", [])]
+            return [np.asarray(group[n][()]) for n in names]
+    except (OSError, KeyError, ValueError) as exc:
+        raise _Skip(f"weights unreadable: {exc}") from exc
+
+
 class _TfKerasConfig:
-    def __init__(self, cfg: dict[str, Any], name: str):
+    def __init__(self, cfg: dict[str, Any], name: str, path: Path | None = None):
         from convmend import _core
 
         self.g = _core.Graph(name)
@@ -922,6 +983,10 @@ class _TfKerasConfig:
         self.layer: dict[str, Any] = {}
         self.index = 0
         self.used: set[str] = set(self.layer_names)
+        self.path = path
+        self.folded: dict[str, np.ndarray] = {}  # IR constants known while building
+        self.keras3: _Builder | None = None  # emits ordinary layers (see keras_layer)
+        self.store_keys = _store_keys(self.conf["layers"])
 
     # ---- helpers
     def unique(self, base: str) -> str:
@@ -1032,13 +1097,81 @@ class _TfKerasConfig:
         if kind in IDENTITY_LAYERS:
             self.node("Identity", [args[0]], out)
             return
-        if kind != "TFOpLambda":
-            raise _Skip()
+        if kind not in ("TFOpLambda", "SlicingOpLambda"):
+            self.keras_layer(kind, cfg, args, out)
+            return
         fn = cfg.get("function", "")
         handler = _TF_FUNCTIONS.get(fn)
         if handler is None:
             raise _Skip()
         handler(self, args, kwargs, out)
+
+
+def _keras_layer(self: _TfKerasConfig, kind: str, cfg: dict[str, Any], args: list[Any],
+                 out: str) -> None:
+    """An ordinary tf_keras layer: its Keras 3 twin, built on the input's shape and given
+    the stored weights, emitted by the Keras 3 frontend's handler for that class."""
+    import inspect
+    import types
+
+    import keras
+
+    if not hasattr(_Builder, f"op_{kind}"):
+        raise _Skip()
+    clean = {k: v for k, v in cfg.items()
+             if not k.endswith(_TRAINING_KEYS) and k not in ("batch_input_shape",)}
+    if isinstance(clean.get("axis"), list) and len(clean["axis"]) == 1:
+        clean["axis"] = clean["axis"][0]
+    if kind == "DepthwiseConv2D":
+        clean.pop("groups", None)  # tf_keras inherits it from Conv; implied by the channels
+    cls = getattr(keras.layers, kind, None)
+    if cls is None:
+        raise _Skip()
+    accepted = set(inspect.signature(cls.__init__).parameters) | {"name", "trainable", "dtype"}
+    unknown = sorted(set(clean) - accepted)
+    if unknown:
+        raise _Skip(f"arguments {', '.join(unknown)}")
+    try:
+        layer = keras.layers.deserialize(
+            {"class_name": kind, "config": clean, "module": "keras.layers"})
+    except Exception as exc:  # Keras raises TypeError/ValueError for unknown arguments
+        raise _Skip(f"config: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}")
+    ins = [a for a in args if isinstance(a, str)]
+    if len(ins) != len(args) or not ins:
+        raise _Skip("constant operand")
+    shapes = [self.g_shape(i) for i in ins]
+    if any(sh is None for sh in shapes):
+        raise _Skip("unknown input shape")
+    in_shape = tuple(shapes[0]) if len(shapes) == 1 else [tuple(sh) for sh in shapes]
+    try:
+        layer.build(in_shape)
+        weights = _stored_weights(self.path, self.layer["name"],
+                                  self.store_keys[self.layer["name"]])
+        if len(weights) != len(layer.weights):
+            raise _Skip(f"{len(weights)} stored weights for {len(layer.weights)}")
+        if weights:
+            layer.set_weights(weights)
+        out_shape = layer.compute_output_shape(in_shape)
+    except _Skip:
+        raise
+    except Exception as exc:
+        raise _Skip(f"rebuild: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}")
+    b = self.keras3
+    if b is None:  # shares the graph and the names in use; builds nothing on its own
+        b = self.keras3 = _Builder.__new__(_Builder)
+        b.g, b.used, b.trust, b.model = self.g, self.used, False, None
+        b.names, b.shapes, b.index, b.produced, b.call_rank = {}, {}, {}, set(), {}
+        b.unsupported, b.code = {}, {}
+    b.layer, b.layer_name = layer, out
+    b.index[id(layer)] = self.index
+    for name, shape in zip(ins, shapes, strict=True):
+        b.shapes[name] = list(shape)
+    b.shapes[out] = [1 if d is None else int(d) for d in out_shape]
+    knode = types.SimpleNamespace(input_tensors=ins, outputs=[out])
+    getattr(b, f"op_{kind}")(layer, knode, ins, [out])
+
+
+_TfKerasConfig.keras_layer = _keras_layer  # type: ignore[attr-defined]
 
 
 def _tf_name(fn: str) -> str:
@@ -1172,9 +1305,62 @@ def _tf_transpose(self, args, kwargs, out) -> None:
 def _tf_reshape(self, args, kwargs, out) -> None:
     x = _x(self, args, kwargs, "tensor")
     shape = kwargs.get("shape")
-    if shape is None or self.ref(shape) is not None:
+    if shape is None:
         raise _Skip("computed shape")
-    self.node("Reshape", [x, self.const("shape", [int(s) for s in shape], np.int64)], out)
+    if self.ref(shape) is not None:  # a whole shape tensor: only if folded
+        shape = self.folded.get(self.ref(shape))
+        if shape is None:
+            raise _Skip("computed shape")
+        shape = [int(v) for v in np.asarray(shape).reshape(-1)]
+    dims: list[int] = []
+    for dim in shape:  # nobuco: [tf.shape(x)[0], -1]
+        got = self.ref(dim)
+        if got is not None:
+            if got not in self.folded or np.asarray(self.folded[got]).size != 1:
+                raise _Skip("computed shape")
+            dims.append(int(np.asarray(self.folded[got]).reshape(-1)[0]))
+        else:
+            dims.append(int(dim))
+    self.node("Reshape", [x, self.const("shape", dims, np.int64)], out)
+
+
+def _tf_shape(self, args, kwargs, out) -> None:
+    """tf.shape of a value whose shape is static here: folded into a constant."""
+    x = _x(self, args, kwargs, "input")
+    shape = self.g_shape(x)
+    if shape is None or any(d < 0 for d in shape):
+        raise _Skip("dynamic shape")
+    dtype = np.int64 if "64" in str(kwargs.get("out_type", "int32")) else np.int32
+    value = np.asarray(shape, dtype=dtype)
+    self.g.add_constant(out, value, "")
+    self.folded[out] = value
+
+
+def _tf_getitem(self, args, kwargs, out) -> None:
+    """Slicing a folded constant (``tf.shape(x)[:1][0]``) gives a folded constant."""
+    x = args[0] if args and isinstance(args[0], str) else None
+    if x is None or x not in self.folded:
+        raise _Skip("slicing a computed tensor")
+    spec = kwargs.get("slice_spec")
+
+    def index(item: Any) -> Any:
+        if isinstance(item, dict):
+            return slice(item.get("start"), item.get("stop"), item.get("step"))
+        if isinstance(item, int):
+            return item
+        raise _Skip(f"slice {item!r}")
+
+    key = tuple(index(i) for i in spec) if isinstance(spec, list) else index(spec)
+    value = np.asarray(self.folded[x][key])
+    self.g.add_constant(out, np.ascontiguousarray(value), "")
+    self.folded[out] = value
+
+
+def _tf_clip(self, args, kwargs, out) -> None:
+    x = _x(self, args, kwargs, "t")
+    low = self.operand(kwargs.get("clip_value_min", args[1] if len(args) > 1 else None), "min")
+    high = self.operand(kwargs.get("clip_value_max", args[2] if len(args) > 2 else None), "max")
+    self.node("Clip", [x, low, high], out)
 
 
 def _tf_concat(self, args, kwargs, out) -> None:
@@ -1260,4 +1446,6 @@ _TF_FUNCTIONS: dict[str, Callable[..., None]] = {
     "nn.max_pool2d": _tf_pool("MaxPool"), "nn.avg_pool2d": _tf_pool("AveragePool"),
     "nn.max_pool": _tf_pool("MaxPool"), "nn.avg_pool": _tf_pool("AveragePool"),
     "nn.bias_add": _tf_bias_add,
+    "compat.v1.shape": _tf_shape, "shape": _tf_shape, "__operators__.getitem": _tf_getitem,
+    "clip_by_value": _tf_clip, "compat.v1.clip_by_value": _tf_clip,
 }

@@ -31,7 +31,7 @@ from convmend.fileio import sha256_of
 from convmend.zoo.tasks import RESULT_PREFIX
 
 MODEL_NAMES = ("mobilenet_v2", "resnet101", "inception_v3")
-RECIPE_VERSION = 1  # bump when a recipe in tasks.py changes what it writes
+RECIPE_VERSION = 2  # bump when a recipe in tasks.py changes what it writes
 DEFAULT_TIMEOUT = 1200.0
 TFLITE_MODES = ("float32", "dynamic_int8", "float16")
 TORCH_EXPORTERS = ("torchscript", "dynamo")
@@ -229,6 +229,22 @@ def zoo_preset(name: str, task: str) -> tuple[str, Any]:
         return "torchvision", spec
     label = KERAS_PRESETS[name]
     return label, preprocess.preset(label)
+
+
+CALIBRATION_IMAGES = 16
+# Logit spread of a seeded classifier after calibration, about that of a trained model.
+CALIBRATED_LOGIT_STD = 3.0
+# gamma/beta of a seeded BatchNorm that closes a residual branch, relative to the others.
+RESIDUAL_GAMMA_SCALE = 0.1
+
+
+def calibration_batch(name: str, task: str) -> Any:
+    """The first ``CALIBRATION_IMAGES`` packaged images, preprocessed as the zoo feeds the
+    model that ``task`` makes: where seeded models take their BatchNorm statistics from."""
+    from convmend.images import default_images
+
+    _label, spec = zoo_preset(name, task)
+    return spec.apply_batch(default_images(CALIBRATION_IMAGES).load_all())
 
 
 def _model_input(path: Path, meta: dict[str, Any], timeout: float) -> dict[str, Any]:

@@ -23,7 +23,6 @@ KERAS_APPS = {
 }
 # Input ranges of keras.applications' preprocess_input modes: "tf" for MobileNetV2 and
 # InceptionV3 ([-1, 1]), "caffe" for ResNet (BGR minus the ImageNet mean, about +-128).
-KERAS_INPUT_RANGE = {"mobilenet_v2": 1.0, "resnet101": 128.0, "inception_v3": 1.0}
 
 
 def input_size(name: str) -> int:
@@ -89,27 +88,59 @@ def onnx_from_torch(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _randomize_keras_batchnorm(model: Any, name: str) -> None:
-    """Non-trivial BN statistics so that folding mistakes show: one training-mode pass on
-    seeded noise with momentum 0 sets every moving mean/variance to that batch's (so the
-    activations stay in range), then gamma/beta are drawn from a seeded generator."""
+    """Non-trivial BN parameters, with statistics of real images, so that folding mistakes
+    show and the model still tells images apart: gamma/beta are drawn from a seeded
+    generator, then one training-mode pass over the calibration images with momentum 0 sets
+    every moving mean/variance to that batch's. A BatchNorm closing a residual branch gets
+    smaller gamma/beta (see ``torch_models.randomize_batchnorm`` for why)."""
     import keras
     import numpy as np
 
+    from convmend.zoo.build import RESIDUAL_GAMMA_SCALE, calibration_batch
+
     rng = np.random.default_rng(SEED)
-    size = input_size(name)
     norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     saved = [layer.momentum for layer in norms]
     for layer in norms:
+        channels = layer.moving_mean.shape[0]
+        scale = RESIDUAL_GAMMA_SCALE if _closes_residual(layer) else 1.0
+        if layer.scale:
+            layer.gamma.assign((rng.uniform(0.5, 1.5, channels) * scale).astype("float32"))
+        if layer.center:
+            layer.beta.assign((rng.standard_normal(channels) * 0.1 * scale).astype("float32"))
         layer.momentum = 0.0
-    noise = rng.uniform(-1.0, 1.0, (4, size, size, 3)) * KERAS_INPUT_RANGE[name]
-    model(noise.astype("float32"), training=True)
+    batch = calibration_batch(name, "keras_model").astype("float32")
+    model(batch, training=True)
     for layer, momentum in zip(norms, saved, strict=True):
         layer.momentum = momentum
-        channels = layer.moving_mean.shape[0]
-        if layer.scale:
-            layer.gamma.assign(rng.uniform(0.5, 1.5, channels).astype("float32"))
-        if layer.center:
-            layer.beta.assign((rng.standard_normal(channels) * 0.1).astype("float32"))
+    _center_keras_classifier(model, batch)
+
+
+def _closes_residual(layer: Any) -> bool:
+    """Whether the layer's output goes straight into an Add (the end of a residual branch)."""
+    import keras
+
+    return any(
+        isinstance(node.operation, keras.layers.Add) for node in layer._outbound_nodes
+    )
+
+
+def _center_keras_classifier(model: Any, batch: Any) -> None:
+    """The last Dense layer's bias cancels the calibration batch's mean feature and the
+    layer is scaled to logits of std 3 (see ``torch_models._center_classifier``)."""
+    import keras
+    import numpy as np
+
+    from convmend.zoo.build import CALIBRATED_LOGIT_STD
+
+    last = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)][-1]
+    features = np.asarray(keras.Model(model.inputs, last.input)(batch, training=False))
+    kernel = np.asarray(last.kernel)
+    bias = -(features.mean(0) @ kernel)
+    logits = features @ kernel + bias
+    factor = CALIBRATED_LOGIT_STD / max(float(logits.std()), 1e-12)
+    last.kernel.assign((kernel * factor).astype("float32"))
+    last.bias.assign((bias * factor).astype("float32"))
 
 
 def keras_model(job: dict[str, Any]) -> dict[str, Any]:
