@@ -1135,7 +1135,7 @@ def _keras_layer(self: _TfKerasConfig, kind: str, cfg: dict[str, Any], args: lis
         layer = keras.layers.deserialize(
             {"class_name": kind, "config": clean, "module": "keras.layers"})
     except Exception as exc:  # Keras raises TypeError/ValueError for unknown arguments
-        raise _Skip(f"config: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}")
+        raise _Skip(f"config: {_first_line(exc)}") from exc
     ins = [a for a in args if isinstance(a, str)]
     if len(ins) != len(args) or not ins:
         raise _Skip("constant operand")
@@ -1155,7 +1155,7 @@ def _keras_layer(self: _TfKerasConfig, kind: str, cfg: dict[str, Any], args: lis
     except _Skip:
         raise
     except Exception as exc:
-        raise _Skip(f"rebuild: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}")
+        raise _Skip(f"rebuild: {_first_line(exc)}") from exc
     b = self.keras3
     if b is None:  # shares the graph and the names in use; builds nothing on its own
         b = self.keras3 = _Builder.__new__(_Builder)
@@ -1169,6 +1169,11 @@ def _keras_layer(self: _TfKerasConfig, kind: str, cfg: dict[str, Any], args: lis
     b.shapes[out] = [1 if d is None else int(d) for d in out_shape]
     knode = types.SimpleNamespace(input_tensors=ins, outputs=[out])
     getattr(b, f"op_{kind}")(layer, knode, ins, [out])
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 _TfKerasConfig.keras_layer = _keras_layer  # type: ignore[attr-defined]
