@@ -1077,6 +1077,68 @@ class _TfKerasConfig:
         self.g.infer_shapes()
         return self.g
 
+    def keras_layer(self, kind: str, cfg: dict[str, Any], args: list[Any], out: str) -> None:
+        """An ordinary tf_keras layer: its Keras 3 twin, built on the input's shape and given
+        the stored weights, emitted by the Keras 3 frontend's handler for that class."""
+        import inspect
+        import types
+
+        import keras
+
+        if not hasattr(_Builder, f"op_{kind}"):
+            raise _Skip()
+        clean = {k: v for k, v in cfg.items()
+                 if not k.endswith(_TRAINING_KEYS) and k not in ("batch_input_shape",)}
+        if isinstance(clean.get("axis"), list) and len(clean["axis"]) == 1:
+            clean["axis"] = clean["axis"][0]
+        if kind == "DepthwiseConv2D":
+            clean.pop("groups", None)  # tf_keras inherits it from Conv; implied by the channels
+        cls = getattr(keras.layers, kind, None)
+        if cls is None:
+            raise _Skip()
+        accepted = set(inspect.signature(cls.__init__).parameters) | {"name", "trainable", "dtype"}
+        unknown = sorted(set(clean) - accepted)
+        if unknown:
+            raise _Skip(f"arguments {', '.join(unknown)}")
+        try:
+            layer = keras.layers.deserialize(
+                {"class_name": kind, "config": clean, "module": "keras.layers"})
+        except Exception as exc:  # Keras raises TypeError/ValueError for unknown arguments
+            raise _Skip(f"config: {_first_line(exc)}") from exc
+        ins = [a for a in args if isinstance(a, str)]
+        if len(ins) != len(args) or not ins:
+            raise _Skip("constant operand")
+        shapes = [self.g_shape(i) for i in ins]
+        if any(sh is None for sh in shapes):
+            raise _Skip("unknown input shape")
+        in_shape = tuple(shapes[0]) if len(shapes) == 1 else [tuple(sh) for sh in shapes]
+        try:
+            layer.build(in_shape)
+            weights = _stored_weights(self.path, self.layer["name"],
+                                      self.store_keys[self.layer["name"]])
+            if len(weights) != len(layer.weights):
+                raise _Skip(f"{len(weights)} stored weights for {len(layer.weights)}")
+            if weights:
+                layer.set_weights(weights)
+            out_shape = layer.compute_output_shape(in_shape)
+        except _Skip:
+            raise
+        except Exception as exc:
+            raise _Skip(f"rebuild: {_first_line(exc)}") from exc
+        b = self.keras3
+        if b is None:  # shares the graph and the names in use; builds nothing on its own
+            b = self.keras3 = _Builder.__new__(_Builder)
+            b.g, b.used, b.trust, b.model = self.g, self.used, False, None
+            b.names, b.shapes, b.index, b.produced, b.call_rank = {}, {}, {}, set(), {}
+            b.unsupported, b.code = {}, {}
+        b.layer, b.layer_name = layer, out
+        b.index[id(layer)] = self.index
+        for name, shape in zip(ins, shapes, strict=True):
+            b.shapes[name] = list(shape)
+        b.shapes[out] = [1 if d is None else int(d) for d in out_shape]
+        knode = types.SimpleNamespace(input_tensors=ins, outputs=[out])
+        getattr(b, f"op_{kind}")(layer, knode, ins, [out])
+
     def record(self, kind: str, layer: dict[str, Any], why: str, quiet: bool = False) -> None:
         fn = layer["config"].get("function")
         label = f"{kind}({_tf_name(fn)})" if fn else kind
@@ -1107,76 +1169,11 @@ class _TfKerasConfig:
         handler(self, args, kwargs, out)
 
 
-def _keras_layer(self: _TfKerasConfig, kind: str, cfg: dict[str, Any], args: list[Any],
-                 out: str) -> None:
-    """An ordinary tf_keras layer: its Keras 3 twin, built on the input's shape and given
-    the stored weights, emitted by the Keras 3 frontend's handler for that class."""
-    import inspect
-    import types
-
-    import keras
-
-    if not hasattr(_Builder, f"op_{kind}"):
-        raise _Skip()
-    clean = {k: v for k, v in cfg.items()
-             if not k.endswith(_TRAINING_KEYS) and k not in ("batch_input_shape",)}
-    if isinstance(clean.get("axis"), list) and len(clean["axis"]) == 1:
-        clean["axis"] = clean["axis"][0]
-    if kind == "DepthwiseConv2D":
-        clean.pop("groups", None)  # tf_keras inherits it from Conv; implied by the channels
-    cls = getattr(keras.layers, kind, None)
-    if cls is None:
-        raise _Skip()
-    accepted = set(inspect.signature(cls.__init__).parameters) | {"name", "trainable", "dtype"}
-    unknown = sorted(set(clean) - accepted)
-    if unknown:
-        raise _Skip(f"arguments {', '.join(unknown)}")
-    try:
-        layer = keras.layers.deserialize(
-            {"class_name": kind, "config": clean, "module": "keras.layers"})
-    except Exception as exc:  # Keras raises TypeError/ValueError for unknown arguments
-        raise _Skip(f"config: {_first_line(exc)}") from exc
-    ins = [a for a in args if isinstance(a, str)]
-    if len(ins) != len(args) or not ins:
-        raise _Skip("constant operand")
-    shapes = [self.g_shape(i) for i in ins]
-    if any(sh is None for sh in shapes):
-        raise _Skip("unknown input shape")
-    in_shape = tuple(shapes[0]) if len(shapes) == 1 else [tuple(sh) for sh in shapes]
-    try:
-        layer.build(in_shape)
-        weights = _stored_weights(self.path, self.layer["name"],
-                                  self.store_keys[self.layer["name"]])
-        if len(weights) != len(layer.weights):
-            raise _Skip(f"{len(weights)} stored weights for {len(layer.weights)}")
-        if weights:
-            layer.set_weights(weights)
-        out_shape = layer.compute_output_shape(in_shape)
-    except _Skip:
-        raise
-    except Exception as exc:
-        raise _Skip(f"rebuild: {_first_line(exc)}") from exc
-    b = self.keras3
-    if b is None:  # shares the graph and the names in use; builds nothing on its own
-        b = self.keras3 = _Builder.__new__(_Builder)
-        b.g, b.used, b.trust, b.model = self.g, self.used, False, None
-        b.names, b.shapes, b.index, b.produced, b.call_rank = {}, {}, {}, set(), {}
-        b.unsupported, b.code = {}, {}
-    b.layer, b.layer_name = layer, out
-    b.index[id(layer)] = self.index
-    for name, shape in zip(ins, shapes, strict=True):
-        b.shapes[name] = list(shape)
-    b.shapes[out] = [1 if d is None else int(d) for d in out_shape]
-    knode = types.SimpleNamespace(input_tensors=ins, outputs=[out])
-    getattr(b, f"op_{kind}")(layer, knode, ins, [out])
 
 
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-_TfKerasConfig.keras_layer = _keras_layer  # type: ignore[attr-defined]
 
 
 def _tf_name(fn: str) -> str:
