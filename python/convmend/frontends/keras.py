@@ -1169,8 +1169,6 @@ class _TfKerasConfig:
         handler(self, args, kwargs, out)
 
 
-
-
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
