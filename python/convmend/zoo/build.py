@@ -346,7 +346,8 @@ def onnx_from_torch(
 
 
 def keras_model(name: str, timeout: float = DEFAULT_TIMEOUT) -> Path:
-    """keras.applications model, weights=None, seed 0, BN statistics randomized."""
+    """keras.applications model, weights=None, seed 0, calibrated on the packaged images
+    (random BatchNorm gamma/beta with statistics of those images, classifier centered)."""
     _check_name(name)
     return _task(
         {"task": "keras_model", "name": name},
