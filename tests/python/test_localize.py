@@ -72,12 +72,9 @@ def test_input_op_baked_into_the_model_is_probed(pair):
     """A model multiplying its input by 255 (a planted input.preprocess): neither contract
     works; the probe finds that dividing the input by 255 restores agreement."""
     from convmend import localize
-    from convmend.zoo import build
 
-    planted = (build.cache_dir() / "planted" / "mobilenet_v2" / "tflite-keras"
-               / "input.preprocess__input__gross.tflite")
-    if not planted.exists():
-        pytest.skip("planted corpus not built (python -m convmend.faults.plant)")
+    planted = Path(_planted("input.preprocess", "tflite-keras", "gross")["target"])
+    assert planted.name == "input.preprocess__input__gross.tflite"
     report = localize.localize(pair[0], planted, count=COUNT)
     top = report["findings"][0]
     assert top["code"] == "input.preprocess"
@@ -138,16 +135,16 @@ def test_cli_writes_documented_json_and_html(pair, tmp_path, capsys):
 
 
 def _planted(code: str, kind: str, magnitude: str) -> dict:
-    from convmend.zoo import build
+    """The planted MobileNetV2 fault, planted (again) if the corpus lacks it or is older
+    than the zoo's clean target."""
+    from convmend.faults.plant import ensure_corpus
 
-    manifest = build.cache_dir() / "planted" / "manifest.json"
-    if not manifest.exists():
-        pytest.skip("planted corpus not built (python -m convmend.faults.plant)")
-    for entry in json.loads(manifest.read_text())["faults"]:
+    manifest = ensure_corpus("mobilenet_v2", [kind])
+    for entry in manifest["faults"]:
         if (entry["model"], entry["code"], entry["target_kind"], entry["magnitude"]) == (
                 "mobilenet_v2", code, kind, magnitude):
             return entry
-    pytest.skip(f"no planted {code} {magnitude} in {kind}")
+    raise AssertionError(f"the corpus plants no {code} {magnitude} in {kind}")
 
 
 @needs_core

@@ -242,8 +242,8 @@ def test_dynamic_int8_tflite_is_lossy_but_close(keras_inputs) -> None:
     (quant,) = open_runner(build.tflite_from_keras("mobilenet_v2", "dynamic_int8")).run(
         keras_inputs
     )
-    gap = float(np.abs(quant - exact).max())
-    assert 0 < gap < 0.5
+    gap = float(np.abs(quant - exact).max()) / float(np.abs(exact).max())
+    assert 0 < gap < 0.3  # measured 0.11 of the largest logit
 
 
 @slow

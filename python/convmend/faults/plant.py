@@ -1020,7 +1020,8 @@ def plant_one(target: Target, base: Any, code: str, position: str, magnitude: st
     observable = is_observable(effect, len(clean_out)) or planted.contract_shape is not None
     return {
         "model": target.model, "format": target.format, "target_kind": target.kind,
-        "source": str(target.source), "clean_target": str(target.path), "target": str(path),
+        "source": str(target.source), "clean_target": str(target.path),
+        "clean_sha256": sha256_of(target.path), "target": str(path),
         "sha256": sha256_of(path), "code": code, "position": position,
         "magnitude": magnitude, "nodes": planted.nodes, "description": planted.description,
         "expect_output_change": planted.changes_output, "native_effect": effect,
@@ -1113,6 +1114,27 @@ def build_corpus(out_root: Path, models: Sequence[str], formats: Sequence[str],
     }
     write_json(out_root / "manifest.json", manifest)
     return manifest
+
+
+def ensure_corpus(model: str, kinds: Sequence[str], root: Path | None = None) -> dict[str, Any]:
+    """The corpus manifest, with ``model``'s faults in ``kinds`` planted again when they are
+    missing or were planted into another clean target than the zoo's current one (the zoo
+    was rebuilt since)."""
+    from convmend.fileio import sha256_of
+
+    root = root or default_root()
+    path = root / "manifest.json"
+    for target in targets_for(model, ["onnx", "tflite"], kinds):
+        try:
+            faults = json.loads(path.read_text())["faults"] if path.is_file() else []
+        except (OSError, ValueError, KeyError):
+            faults = []
+        sha = sha256_of(target.path)
+        mine = [e for e in faults if (e["model"], e["target_kind"]) == (model, target.kind)]
+        if not mine or any(e.get("clean_sha256") != sha for e in mine):
+            build_corpus(root, [model], [target.format], log=lambda _line: None,
+                         kinds=[target.kind])
+    return json.loads(path.read_text())
 
 
 def default_root() -> Path:

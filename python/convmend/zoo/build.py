@@ -31,7 +31,7 @@ from convmend.fileio import sha256_of
 from convmend.zoo.tasks import RESULT_PREFIX
 
 MODEL_NAMES = ("mobilenet_v2", "resnet101", "inception_v3")
-RECIPE_VERSION = 2  # bump when a recipe in tasks.py changes what it writes
+RECIPE_VERSION = 3  # bump when a recipe in tasks.py changes what it writes
 DEFAULT_TIMEOUT = 1200.0
 TFLITE_MODES = ("float32", "dynamic_int8", "float16")
 TORCH_EXPORTERS = ("torchscript", "dynamo")
@@ -346,7 +346,9 @@ def onnx_from_torch(
 
 
 def keras_model(name: str, timeout: float = DEFAULT_TIMEOUT) -> Path:
-    """keras.applications model, weights=None, seed 0, calibrated on the packaged images
+    """keras.applications model, weights=None, seed 0, ending in logits (no softmax, as the
+    torch models: a softmax turns a logit's absolute rounding error into a relative one, so
+    a faithful float32 conversion would read 1e-4 off), calibrated on the packaged images
     (random BatchNorm gamma/beta with statistics of those images, classifier centered)."""
     _check_name(name)
     return _task(

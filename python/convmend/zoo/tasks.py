@@ -147,12 +147,14 @@ def keras_model(job: dict[str, Any]) -> dict[str, Any]:
     import keras
 
     keras.utils.set_random_seed(SEED)
-    model = getattr(keras.applications, KERAS_APPS[job["name"]])(weights=None)
+    model = getattr(keras.applications, KERAS_APPS[job["name"]])(
+        weights=None, classifier_activation=None
+    )
     _randomize_keras_batchnorm(model, job["name"])
     model.save(job["out"])
     return {
         "layers": len(model.layers),
-        "classifier_activation": "softmax",
+        "classifier_activation": None,
         "input": _input_of(job["out"]),
     }
 
