@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -331,6 +332,12 @@ int64_t activation_bytes_per_image(const Graph& g, const std::vector<Node*>& ord
   return total;
 }
 
+RunOptions analysis_run_options(int threads) {
+  RunOptions options;
+  options.threads = threads > 0 ? threads : std::max(1, int(std::thread::hardware_concurrency()));
+  return options;
+}
+
 Result<LocalizeResult> localize(const Graph& source, const Graph& target,
                                 const Alignment& alignment,
                                 const std::vector<Tensor>& source_inputs,
@@ -363,8 +370,11 @@ Result<LocalizeResult> localize(const Graph& source, const Graph& target,
   ASSIGN_OR_RETURN(std::unique_ptr<Graph> target_relaxed, relaxed_batch(target, chunk_images));
   const Graph& source_run = source_relaxed ? *source_relaxed : source;
   const Graph& target_run = target_relaxed ? *target_relaxed : target;
-  ASSIGN_OR_RETURN(std::unique_ptr<Interpreter> source_interp, Interpreter::create(source_run));
-  ASSIGN_OR_RETURN(std::unique_ptr<Interpreter> target_interp, Interpreter::create(target_run));
+  const RunOptions run_options = analysis_run_options(options.threads);
+  ASSIGN_OR_RETURN(std::unique_ptr<Interpreter> source_interp,
+                   Interpreter::create(source_run, run_options));
+  ASSIGN_OR_RETURN(std::unique_ptr<Interpreter> target_interp,
+                   Interpreter::create(target_run, run_options));
 
   // Run chunk by chunk; a graph that refuses a batched chunk (a Reshape with a fixed batch)
   // is run one image at a time.
@@ -531,7 +541,7 @@ Result<LocalizeResult> localize(const Graph& source, const Graph& target,
       failed_patch.insert(&s);
       continue;
     }
-    Result<std::unique_ptr<Interpreter>> patched = Interpreter::create(**clone);
+    Result<std::unique_ptr<Interpreter>> patched = Interpreter::create(**clone, run_options);
     if (!patched.is_ok()) {
       f.evidence["causal check"] = "patched graph invalid: " + patched.status().message();
       failed_patch.insert(&s);
@@ -697,7 +707,8 @@ Result<ActivationSamples> trace_batch(const Graph& source, const Graph& target,
     const std::vector<Tensor>& inputs = side == 0 ? source_inputs : target_inputs;
     ASSIGN_OR_RETURN(std::unique_ptr<Graph> relaxed, relaxed_batch(g, count));
     const Graph& run_graph = relaxed ? *relaxed : g;
-    ASSIGN_OR_RETURN(std::unique_ptr<Interpreter> interp, Interpreter::create(run_graph));
+    ASSIGN_OR_RETURN(std::unique_ptr<Interpreter> interp,
+                     Interpreter::create(run_graph, analysis_run_options(0)));
     std::vector<Tensor> in;
     for (const Tensor& t : inputs) {
       ASSIGN_OR_RETURN(Tensor c, slice_batch(t, 0, count));

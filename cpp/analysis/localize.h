@@ -17,6 +17,7 @@
 #include "ir/op.h"
 #include "ir/status.h"
 #include "ir/tensor.h"
+#include "runtime/kernel.h"
 
 namespace convmend::analysis {
 
@@ -76,7 +77,13 @@ struct LocalizeOptions {
   // Memory for the activations kept while comparing (a chunk of images at a time) and for
   // the causal checks (the first images): chunk and kept images shrink to fit.
   int64_t trace_budget_bytes = int64_t{2} << 30;
+  // Threads the kernels may use (the GEMMs of convolutions and dense layers); 0: one per core
+  // of the machine, as the native runtimes it is compared with use them.
+  int threads = 0;
 };
+
+// The interpreter options for analysis runs with `threads` kernel threads (0: every core).
+RunOptions analysis_run_options(int threads);
 
 // Per aligned pair, for the error curve.
 struct MatchError {

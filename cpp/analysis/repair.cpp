@@ -72,7 +72,7 @@ Finding combined(const std::vector<Finding>& members, const std::string& why) {
 }  // namespace
 
 Result<std::vector<Tensor>> run_batch(const Graph& graph, const std::vector<Tensor>& inputs,
-                                      int64_t chunk) {
+                                      int64_t chunk, int threads) {
   if (inputs.empty() || inputs[0].rank() == 0) {
     return error(StatusCode::kInvalidArgument, "run_batch: no input batch");
   }
@@ -80,7 +80,7 @@ Result<std::vector<Tensor>> run_batch(const Graph& graph, const std::vector<Tens
   chunk = std::clamp<int64_t>(chunk, 1, std::max<int64_t>(batch, 1));
   ASSIGN_OR_RETURN(std::unique_ptr<Graph> relaxed, relaxed_batch(graph, chunk));
   ASSIGN_OR_RETURN(std::unique_ptr<Interpreter> interp,
-                   Interpreter::create(relaxed ? *relaxed : graph));
+                   Interpreter::create(relaxed ? *relaxed : graph, analysis_run_options(threads)));
   std::vector<std::vector<Tensor>> parts;
   int64_t step = chunk;
   for (int64_t begin = 0; begin < batch;) {
@@ -155,10 +155,12 @@ Result<RepairResult> repair(const Graph& source, const Graph& target, const Alig
                  "repair: the source and target batches must hold the same images");
   }
   RepairResult result;
-  ASSIGN_OR_RETURN(std::vector<Tensor> source_out, run_batch(source, source_inputs, kChunk));
+  const int threads = options.localize.threads;
+  ASSIGN_OR_RETURN(std::vector<Tensor> source_out,
+                   run_batch(source, source_inputs, kChunk, threads));
   ASSIGN_OR_RETURN(result.repaired, target.clone());
   {
-    Result<std::vector<Tensor>> out = run_batch(*result.repaired, target_inputs, kChunk);
+    Result<std::vector<Tensor>> out = run_batch(*result.repaired, target_inputs, kChunk, threads);
     if (!out.is_ok()) return out.status().with_context("repair: the target does not run: ");
     result.before = score_outputs(source_out, *out);
   }
@@ -197,7 +199,7 @@ Result<RepairResult> repair(const Graph& source, const Graph& target, const Alig
       ASSIGN_OR_RETURN(std::unique_ptr<Graph> trial, result.repaired->clone());
       Status applied = apply_edits(*trial, f.edits, nullptr);
       Result<std::vector<Tensor>> out =
-          applied.is_ok() ? run_batch(*trial, target_inputs, kChunk)
+          applied.is_ok() ? run_batch(*trial, target_inputs, kChunk, threads)
                           : Result<std::vector<Tensor>>(applied);
       if (!applied.is_ok()) {
         step.reason = "does not apply (an earlier edit changed these nodes): " + applied.message();

@@ -64,9 +64,9 @@ Result<RepairResult> repair(const Graph& source, const Graph& target, const Alig
 
 // The graph's outputs on a batch (one tensor per graph output, whole batch), run in chunks of
 // `chunk` images; a graph that fixes its batch is relaxed, and one that still refuses a chunk
-// is run one image at a time.
+// is run one image at a time; `threads` kernel threads (0: every core).
 Result<std::vector<Tensor>> run_batch(const Graph& graph, const std::vector<Tensor>& inputs,
-                                      int64_t chunk);
+                                      int64_t chunk, int threads = 0);
 // Target outputs against source outputs of the same batch.
 BatchScore score_outputs(const std::vector<Tensor>& source, const std::vector<Tensor>& target);
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -62,12 +63,17 @@ def _load(path: Path, trust: bool) -> Any:
 # ---------------------------------------------------------------- running the IR
 
 
+# Kernel threads of the analysis runs: every core, as the native runtimes compared use them.
+ANALYSIS_THREADS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                       else os.cpu_count() or 1)
+
+
 def run_ir(graph: Any, batch: np.ndarray) -> np.ndarray:
     """First output of the IR on a batch, (images, values) float64; image by image when the
     graph fixes its batch to 1."""
     from convmend import engine
 
-    interp = engine.Interpreter(graph)
+    interp = engine.Interpreter(graph, threads=ANALYSIS_THREADS)
     fixed = graph.inputs()[0]["shape"][:1] == [1]
     if fixed and len(batch) > 1:
         parts = [np.asarray(interp.run([batch[i:i + 1]])[0]) for i in range(len(batch))]
@@ -351,7 +357,7 @@ def core_stage(source_graph: Any, target_graph: Any, x_source: np.ndarray,
 def _traced(graph: Any, batch: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
     from convmend import engine
 
-    interp = engine.Interpreter(graph)
+    interp = engine.Interpreter(graph, threads=ANALYSIS_THREADS)
     fixed = graph.inputs()[0]["shape"][:1] == [1]
     rows = [batch[i:i + 1] for i in range(len(batch))] if fixed else [batch]
     collected: dict[str, list[np.ndarray]] = {}
