@@ -61,11 +61,13 @@ def test_manifest_is_written_and_complete(corpus):
                      "hparam.stride_dilation", "hparam.activation", "graph.missing_op",
                      "graph.extra_op", "graph.wrong_op", "graph.outputs", "input.preprocess"):
             assert (kind, code) in planted, (kind, code)
-    assert ("onnx-keras", "hparam.axis") in planted
     assert ("onnx-keras", "input.layout") in planted
     skipped = {(s["target_kind"], s["code"]): s["reason"] for s in manifest["not_plantable"]}
     assert "Resize" in skipped[("tflite-keras", "hparam.resize")]
-    assert "SOFTMAX" in skipped[("tflite-keras", "hparam.axis")]
+    # The zoo's models end in logits: no Softmax whose axis could change (ONNX) and TFLite's
+    # SOFTMAX has no axis at all.
+    assert "no Softmax" in skipped[("onnx-keras", "hparam.axis")]
+    assert "no Softmax" in skipped[("tflite-keras", "hparam.axis")]
     assert "input" in skipped[("tflite-keras", "input.layout")]
     assert "pool" in skipped[("onnx-keras", "hparam.pooling")]
 
@@ -100,7 +102,8 @@ def test_each_planted_file_runs_natively_and_changes_as_intended(corpus):
         if entry["code"] == "graph.outputs":
             assert len(after) == 2
             if entry["magnitude"] == "subtle":  # appended: the first output is unchanged
-                np.testing.assert_allclose(after[0], before[0], rtol=1e-5, atol=1e-6)
+                scale = float(np.abs(before[0]).max())  # up to the runtime's own rounding
+                assert float(np.abs(after[0] - before[0]).max()) <= 1e-5 * scale
             else:
                 assert after[0].shape != before[0].shape
         elif entry["code"] == "input.layout":  # fed in its new layout: same outputs
