@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +12,7 @@
 #include <deque>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "analysis/align_signals.h"
 #include "analysis/localize_internal.h"

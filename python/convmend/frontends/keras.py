@@ -195,14 +195,27 @@ class _Builder:
     def __init__(self, model: Any, name: str, trust: bool):
         from convmend import _core
 
+        self._state(model, _core.Graph(name), set(), trust)
+        self.g.set_metadata("keras.name", str(model.name))
+
+    @classmethod
+    def emitting_into(cls, graph: Any, used: set[str]) -> _Builder:
+        """A builder with no model of its own that emits layers into ``graph``, sharing the
+        names in ``used`` (the tf_keras config walker's ordinary layers)."""
+        builder = cls.__new__(cls)
+        builder._state(None, graph, used, False)
+        return builder
+
+    def _state(self, model: Any, graph: Any, used: set[str], trust: bool) -> None:
+        from convmend import _core
+
         self.core = _core
         self.model = model
         self.trust = trust
-        self.g = _core.Graph(name)
-        self.g.set_metadata("keras.name", str(model.name))
+        self.g = graph
         self.names: dict[int, str] = {}  # id(KerasTensor) -> IR value name
         self.shapes: dict[str, list[int]] = {}  # IR value name -> static shape (batch 1)
-        self.used: set[str] = set()
+        self.used: set[str] = used
         self.unsupported: dict[str, list[str]] = {}
         self.code: dict[str, list[str]] = {}
         self.index: dict[int, int] = {}
@@ -938,35 +951,56 @@ def _store_keys(layers: list[dict[str, Any]]) -> dict[str, str]:
     return keys
 
 
-def _stored_weights(path: Path | None, layer: str, store_key: str) -> list[np.ndarray]:
-    """A layer's weights from a tf_keras ``.keras`` zip (``model.weights.h5``, group
-    ``layers/<store_key>/vars/<i>``) or a legacy ``.h5`` file (``model_weights/<layer>``, in
-    the order of its ``weight_names``); an empty list when it has none."""
-    import io
+class _WeightStore:
+    """The weights of a tf_keras file, opened once for the whole walk: a ``.keras`` zip's
+    ``model.weights.h5`` (group ``layers/<store key>/vars/<i>``, see ``_store_keys``) or a
+    legacy ``.h5`` file (``model_weights/<layer>``, in the order of its ``weight_names``)."""
 
-    import h5py
+    def __init__(self, path: Path | None, layers: list[dict[str, Any]]):
+        self.path = path
+        self.keys = _store_keys(layers)
+        self.file: Any = None
+        self.zipped = False
 
-    if path is None:
-        return []
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as zf:
-                data = io.BytesIO(zf.read("model.weights.h5"))
-            with h5py.File(data, "r") as f:
-                group = f.get(f"layers/{store_key}/vars")
+    def _open(self) -> Any:
+        import io
+
+        import h5py
+
+        if self.file is None:
+            self.zipped = zipfile.is_zipfile(self.path)
+            if self.zipped:
+                with zipfile.ZipFile(self.path) as zf:
+                    self.file = h5py.File(io.BytesIO(zf.read("model.weights.h5")), "r")
+            else:
+                self.file = h5py.File(self.path, "r")
+        return self.file
+
+    def weights(self, layer: str) -> list[np.ndarray]:
+        """The layer's weights in their stored order; an empty list when it has none."""
+        if self.path is None:
+            return []
+        try:
+            f = self._open()
+            if self.zipped:
+                group = f.get(f"layers/{self.keys[layer]}/vars")
                 if group is None:
                     return []
                 order = sorted(group.keys(), key=lambda k: int(k) if k.isdigit() else -1)
                 return [np.asarray(group[k][()]) for k in order]
-        with h5py.File(path, "r") as f:
             group = f.get(f"model_weights/{layer}")
             if group is None:
                 return []
             names = [n.decode() if isinstance(n, bytes) else str(n)
                      for n in group.attrs.get("weight_names", [])]
             return [np.asarray(group[n][()]) for n in names]
-    except (OSError, KeyError, ValueError) as exc:
-        raise _Skip(f"weights unreadable: {exc}") from exc
+        except (OSError, KeyError, ValueError) as exc:
+            raise _Skip(f"weights unreadable: {exc}") from exc
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
 
 
 class _TfKerasConfig:
@@ -983,10 +1017,9 @@ class _TfKerasConfig:
         self.layer: dict[str, Any] = {}
         self.index = 0
         self.used: set[str] = set(self.layer_names)
-        self.path = path
         self.folded: dict[str, np.ndarray] = {}  # IR constants known while building
         self.keras3: _Builder | None = None  # emits ordinary layers (see keras_layer)
-        self.store_keys = _store_keys(self.conf["layers"])
+        self.store = _WeightStore(path, self.conf["layers"])
 
     # ---- helpers
     def unique(self, base: str) -> str:
@@ -1034,6 +1067,12 @@ class _TfKerasConfig:
 
     # ---- walk
     def build(self) -> Any:
+        try:
+            return self.walk()
+        finally:
+            self.store.close()
+
+    def walk(self) -> Any:
         for i, layer in enumerate(self.conf["layers"]):
             self.layer, self.index = layer, i
             kind = layer["class_name"]
@@ -1114,8 +1153,7 @@ class _TfKerasConfig:
         in_shape = tuple(shapes[0]) if len(shapes) == 1 else [tuple(sh) for sh in shapes]
         try:
             layer.build(in_shape)
-            weights = _stored_weights(self.path, self.layer["name"],
-                                      self.store_keys[self.layer["name"]])
+            weights = self.store.weights(self.layer["name"])
             if len(weights) != len(layer.weights):
                 raise _Skip(f"{len(weights)} stored weights for {len(layer.weights)}")
             if weights:
@@ -1126,11 +1164,8 @@ class _TfKerasConfig:
         except Exception as exc:
             raise _Skip(f"rebuild: {_first_line(exc)}") from exc
         b = self.keras3
-        if b is None:  # shares the graph and the names in use; builds nothing on its own
-            b = self.keras3 = _Builder.__new__(_Builder)
-            b.g, b.used, b.trust, b.model = self.g, self.used, False, None
-            b.names, b.shapes, b.index, b.produced, b.call_rank = {}, {}, {}, set(), {}
-            b.unsupported, b.code = {}, {}
+        if b is None:
+            b = self.keras3 = _Builder.emitting_into(self.g, self.used)
         b.layer, b.layer_name = layer, out
         b.index[id(layer)] = self.index
         for name, shape in zip(ins, shapes, strict=True):

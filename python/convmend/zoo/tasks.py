@@ -21,8 +21,6 @@ KERAS_APPS = {
     "resnet101": "ResNet101",
     "inception_v3": "InceptionV3",
 }
-# Input ranges of keras.applications' preprocess_input modes: "tf" for MobileNetV2 and
-# InceptionV3 ([-1, 1]), "caffe" for ResNet (BGR minus the ImageNet mean, about +-128).
 
 
 def input_size(name: str) -> int:
