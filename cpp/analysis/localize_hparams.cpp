@@ -229,9 +229,11 @@ std::vector<Edit> replace_activation(const Act& t, const Act& s) {
 }
 
 bool same_act(const Act& a, const Act& b) {
+  // An unbounded side equals only an unbounded side of the same sign (the relative test
+  // alone would call ReLU equal to ReLU6: |inf - 6| <= 1e-6 * inf).
   auto eq = [](double x, double y) {
-    return (std::isinf(x) && std::isinf(y) && (x > 0) == (y > 0)) ||
-           std::fabs(x - y) <= 1e-6 * std::max(1.0, std::fabs(x));
+    if (std::isinf(x) || std::isinf(y)) return x == y;
+    return std::fabs(x - y) <= 1e-6 * std::max(1.0, std::fabs(x));
   };
   return a.kind == b.kind && eq(a.a, b.a) && eq(a.b, b.b);
 }

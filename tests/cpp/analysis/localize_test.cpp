@@ -352,6 +352,19 @@ TEST(analysis_Localize, Relu6ReplacedByRelu) {
   expect_top(*t, r, "graph.wrong_op", "t_conv1");
 }
 
+TEST(analysis_Localize, ReluReplacedByRelu6) {
+  // The other way round: an unbounded source ReLU against a fused RELU6 (the bound test must
+  // not call 6 equal to infinity).
+  Weights m;
+  auto s = source_graph(m);
+  auto t = converted_graph(m);
+  t->find_node("t_conv2")->attrs().set_activation(Activation::kRelu6);
+  LocalizeRun r = run_localize(*s, *t, true);
+  expect_top(*t, r, "graph.wrong_op", "t_conv2");
+  EXPECT_NE(r.result.findings[0].evidence.at("activation").find("Clip(0, 6)"), std::string::npos)
+      << r.result.findings[0].evidence.at("activation");
+}
+
 TEST(analysis_Localize, OutputsSwapped) {
   Weights m;
   auto s = source_graph(m);
