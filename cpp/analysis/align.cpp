@@ -221,6 +221,23 @@ Status build_view(const Graph& graph, const AlignOptions& options,
   auto free_node = [&](const Node* n) {
     return g->unit_of[size_t(n->id())] < 0 && g->static_node[size_t(n->id())] == 0;
   };
+  // The single-use ops feeding the unit's first node whose other inputs are static (a Pad's
+  // amounts, a Reshape's shape), while `absorbs` takes them.
+  auto grow_head = [&](Unit& u, int index, bool (*absorbs)(OpKind)) {
+    const Value* in = u.nodes.front()->input(0);
+    while (in != nullptr && in->producer() != nullptr && single_use(in)) {
+      const Node* p = in->producer();
+      if (!free_node(p) || !absorbs(p->op()) || p->outputs().size() != 1) break;
+      bool others_static = true;
+      for (size_t i = 1; i < p->inputs().size(); ++i) {
+        others_static = others_static && g->is_static(p->input(i));
+      }
+      if (!others_static) break;
+      u.nodes.insert(u.nodes.begin(), p);
+      take(p, index);
+      in = p->input(0);
+    }
+  };
   auto grow_tail = [&](Unit& u, int index) {
     const Value* v = u.nodes.back()->output(0);
     while (single_use(v)) {
@@ -248,32 +265,31 @@ Status build_view(const Graph& graph, const AlignOptions& options,
     u.head = n;
     u.nodes.push_back(n);
     take(n, index);
-    const Value* in = n->input(0);
-    while (in != nullptr && in->producer() != nullptr && single_use(in)) {
-      const Node* p = in->producer();
-      if (!free_node(p) || !is_absorbable_pre(p->op()) || p->outputs().size() != 1) break;
-      bool others_static = true;
-      for (size_t i = 1; i < p->inputs().size(); ++i) {
-        others_static = others_static && g->is_static(p->input(i));
-      }
-      if (!others_static) break;
-      u.nodes.insert(u.nodes.begin(), p);
-      take(p, index);
-      in = p->input(0);
-    }
+    grow_head(u, index, is_absorbable_pre);
     grow_tail(u, index);
     g->units.push_back(std::move(u));
     g->fingerprints.push_back(std::move(fp));
     g->anchors.push_back(index);
   }
-  // The rest: one block per node, with the activations it feeds.
+  // The rest: one block per node, with the activations it feeds; a pool takes the explicit
+  // Pad in front of it (a converter's PAD + VALID for SAME), as a convolution does. Pools go
+  // first so that their Pad is still free.
+  auto is_pool = [](const Node* n) { return op_class_of(n->op()) == OpClass::kPool; };
+  std::vector<const Node*> rest;
   for (const Node* n : g->order) {
+    if (free_node(n) && is_pool(n)) rest.push_back(n);
+  }
+  for (const Node* n : g->order) {
+    if (free_node(n) && !is_pool(n)) rest.push_back(n);
+  }
+  for (const Node* n : rest) {
     if (!free_node(n)) continue;
     const int index = static_cast<int>(g->units.size());
     Unit u;
     u.head = n;
     u.nodes.push_back(n);
     take(n, index);
+    if (is_pool(n)) grow_head(u, index, [](OpKind op) { return op == OpKind::kPad; });
     if (n->outputs().size() == 1) grow_tail(u, index);
     g->units.push_back(std::move(u));
     g->fingerprints.emplace_back();
@@ -683,9 +699,51 @@ Result<Alignment> align(const Graph& source, const Graph& target, const AlignOpt
       const double conf = combine(sc, 0.5, 0.5, 0, 0.5, 0);
       return conf >= options.min_block_score ? conf : -1.0;
     };
-    for (const auto& [i, j] : monotone_alignment(int(su.size()), int(tu.size()), block_pair)) {
+    std::vector<double> conf(su.size() * tu.size(), -1.0);
+    auto scored = [&](int i, int j) {
+      const double c = block_pair(i, j);
+      conf[size_t(i) * tu.size() + size_t(j)] = c;
+      return c;
+    };
+    for (const auto& [i, j] : monotone_alignment(int(su.size()), int(tu.size()), scored)) {
       const SignalScores& sc = scores[size_t(i) * tu.size() + size_t(j)];
       add_match(su[size_t(i)], tu[size_t(j)], sc, combine(sc, 0.5, 0.5, 0, 0.5, 0), true);
+    }
+    // Parallel branches listed in another order leave blocks the order could not place
+    // (InceptionV3's pool branch after a concat of another branch): two left over of the same
+    // op and shape whose data inputs come from matched blocks pairwise, best pairs first.
+    auto fed_alike = [&](const Unit& a, const Unit& b) {
+      auto feeds = [](const GraphView& g, const Unit& u) {
+        std::vector<int> out;
+        for (const Value* in : u.nodes.front()->inputs()) {
+          if (in == nullptr || g.is_static(in)) continue;
+          const Node* p = in->producer();
+          const int unit = p != nullptr ? g.unit_of[size_t(p->id())] : -1;
+          out.push_back(unit >= 0 ? g.units[size_t(unit)].match : -1);
+        }
+        return out;
+      };
+      const std::vector<int> fa = feeds(s, a), fb = feeds(t, b);
+      return !fa.empty() && fa == fb &&
+             std::find(fa.begin(), fa.end(), -1) == fa.end();
+    };
+    std::vector<std::tuple<double, int, int>> left;
+    for (size_t i = 0; i < su.size(); ++i) {
+      for (size_t j = 0; j < tu.size(); ++j) {
+        const Unit& a = s.units[size_t(su[i])];
+        const Unit& b = t.units[size_t(tu[j])];
+        const double c = conf[i * tu.size() + j];
+        if (a.match >= 0 || b.match >= 0 || c < 0 || a.head->op() != b.head->op()) continue;
+        if (scores[i * tu.size() + j].shape < 1 || !fed_alike(a, b)) continue;
+        left.emplace_back(c, int(i), int(j));
+      }
+    }
+    std::sort(left.begin(), left.end(), std::greater<>());
+    for (const auto& [c, i, j] : left) {
+      if (s.units[size_t(su[size_t(i)])].match >= 0 || t.units[size_t(tu[size_t(j)])].match >= 0)
+        continue;
+      add_match(su[size_t(i)], tu[size_t(j)], scores[size_t(i) * tu.size() + size_t(j)], c,
+                false);
     }
   }
 

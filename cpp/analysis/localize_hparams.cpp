@@ -447,10 +447,44 @@ void check_window(const LocalizeContext& ctx, int mi, const Node* s, const Node*
   const bool any_pad = gs.pads[0] + gs.pads[1] + gs.pads[2] + gs.pads[3] + gt.pads[0] + gt.pads[1] +
                            gt.pads[2] + gt.pads[3] >
                        0;
-  if (pool && s->op() == OpKind::kAveragePool && t->op() == OpKind::kAveragePool && any_pad &&
-      gs.count_include_pad != gt.count_include_pad) {
-    diffs.push_back("count_include_pad: source " + std::to_string(gs.count_include_pad) +
-                    " target " + std::to_string(gt.count_include_pad));
+  // Whether an average's border windows divide by the padded zeros too: always for the zeros
+  // of an explicit Pad in front (a converter's PAD + VALID), by count_include_pad for the op's
+  // own padding.
+  auto counts_padding = [](const Geometry& g) {
+    const Window2d& w = g.window;
+    return g.pad_nodes[0] + g.pad_nodes[1] + g.pad_nodes[2] + g.pad_nodes[3] > 0 ||
+           (g.count_include_pad && w.pad_top + w.pad_left + w.pad_bottom + w.pad_right > 0);
+  };
+  const bool averages = pool && s->op() == OpKind::kAveragePool && t->op() == OpKind::kAveragePool;
+  if (averages && any_pad && counts_padding(gs) != counts_padding(gt)) {
+    const Node* pad = nullptr;  // the one explicit Pad in front of the target op
+    for (const Node* n : tn) {
+      if (n == t) break;
+      if (n->op() == OpKind::kPad) pad = pad == nullptr ? n : nullptr;
+    }
+    const bool source_pad_node = gs.pad_nodes[0] + gs.pad_nodes[1] + gs.pad_nodes[2] + gs.pad_nodes[3] > 0;
+    if (pad != nullptr && !source_pad_node) {
+      diffs.push_back("count_include_pad: source " + std::to_string(gs.count_include_pad) +
+                      ", target pads with an explicit Pad whose zeros every border window "
+                      "counts");
+      // The padding goes back onto the op, as the source has it.
+      Edit bypass;
+      bypass.kind = Edit::Kind::kBypassNode;
+      bypass.node = pad->id();
+      bypass.input_index = 0;
+      edits.push_back(bypass);
+      Result<std::string> auto_pad = s->attrs().get_string("auto_pad", "NOTSET");
+      if (auto_pad.is_ok() && *auto_pad != "NOTSET") {
+        edits.push_back(set_attr(t, "auto_pad", *auto_pad));
+      } else {
+        edits.push_back(set_attr(t, "auto_pad", std::string("NOTSET")));
+        edits.push_back(set_attr(
+            t, "pads", std::vector<int64_t>{gs.pads[0], gs.pads[1], gs.pads[2], gs.pads[3]}));
+      }
+    } else {
+      diffs.push_back("count_include_pad: source " + std::to_string(gs.count_include_pad) +
+                      " target " + std::to_string(gt.count_include_pad));
+    }
     edits.push_back(set_attr(t, "count_include_pad", int64_t{gs.count_include_pad}));
   }
   // The padding differs when the first window starts elsewhere or the output size differs

@@ -245,6 +245,60 @@ TEST(analysis_Localize, PoolKernelChanged) {
   expect_top(*t, r, "hparam.pooling", "t_pool");
 }
 
+// The pool of the pair as a 3x3 stride-1 average: padded by the op itself without counting
+// the zeros (a Keras AveragePooling2D 'same'), or by an explicit Pad in front and VALID.
+void average_pool_instead(Graph& g, const std::string& pool_name, bool explicit_pad) {
+  Node* old = g.find_node(pool_name);
+  ASSERT_NE(old, nullptr);
+  Value* in = old->input(0);
+  const bool nhwc = old->attrs().has("data_layout");
+  if (explicit_pad) {
+    const std::vector<int64_t> pads = nhwc ? std::vector<int64_t>{0, 1, 1, 0, 0, 1, 1, 0}
+                                           : std::vector<int64_t>{0, 0, 1, 1, 0, 0, 1, 1};
+    in = g.add_node(OpKind::kPad, pool_name + "_pad",
+                    {in, g.add_constant(pool_name + "_pads", Tensor::vector_i64(pads))},
+                    {pool_name + "_pad:0"})
+             ->output(0);
+  }
+  Node* avg = g.add_node(OpKind::kAveragePool, pool_name + "_avg", {in}, {pool_name + "_avg:0"});
+  avg->attrs().set("kernel_shape", std::vector<int64_t>{3, 3});
+  avg->attrs().set("strides", std::vector<int64_t>{1, 1});
+  avg->attrs().set("count_include_pad", int64_t{0});
+  if (nhwc) avg->attrs().set_data_layout(DataLayout::kNHWC);
+  if (!explicit_pad) avg->attrs().set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  g.replace_all_uses(old->output(0), avg->output(0));
+  ASSERT_TRUE(g.remove_node(old).is_ok());
+  ASSERT_TRUE(infer_graph_shapes(g).is_ok());
+}
+
+TEST(analysis_Localize, AveragePoolPaddedByAnExplicitPad) {
+  // PAD + VALID in front of an average pool counts the padded zeros in every border window;
+  // the source's own padding did not: the Pad belongs to the pool's block and the finding puts
+  // the padding back onto the op.
+  Weights m;
+  auto s = source_graph(m);
+  auto t = converted_graph(m);
+  average_pool_instead(*s, "pool", false);
+  average_pool_instead(*t, "t_pool", true);
+  LocalizeRun r = run_localize(*s, *t, true);
+  expect_top(*t, r, "hparam.pooling", "t_pool_avg");
+  EXPECT_NE(r.result.findings[0].patch.find("bypass 't_pool_pad'"), std::string::npos)
+      << r.result.findings[0].patch;
+  for (const int64_t id : r.alignment.unmatched_target) {
+    EXPECT_NE(t->node_by_id(id)->name(), "t_pool_pad") << "the Pad was left unmatched";
+  }
+}
+
+TEST(analysis_Localize, AveragePoolPaddedAlikeIsClean) {
+  Weights m;
+  auto s = source_graph(m);
+  auto t = converted_graph(m);
+  average_pool_instead(*s, "pool", false);
+  average_pool_instead(*t, "t_pool", false);
+  LocalizeRun r = run_localize(*s, *t, true);
+  for (const Finding& f : r.result.findings) EXPECT_EQ(f.code, "runtime.numeric") << f.code;
+}
+
 TEST(analysis_Localize, ActivationRemoved) {
   Weights m;
   auto s = source_graph(m);
