@@ -446,15 +446,32 @@ NodeMatch make_match(const GraphView& s, const GraphView& t, int su, int tu) {
   return m;
 }
 
-// Dataflow keys: each block takes the largest matched-anchor index among its ancestors.
-void assign_keys(GraphView& g, const std::vector<int>& anchor_index_of_unit) {
-  std::vector<int> value_key(g.static_value.size(), -1);
+// Unit indices by the topological position of their first node (last first: `reverse`).
+std::vector<int> units_by_position(const GraphView& g, bool reverse) {
   std::vector<int> by_pos(g.units.size());
   for (size_t i = 0; i < by_pos.size(); ++i) by_pos[i] = static_cast<int>(i);
   std::sort(by_pos.begin(), by_pos.end(), [&](int x, int y) {
-    return g.units[size_t(x)].first_pos < g.units[size_t(y)].first_pos;
+    const int a = g.units[size_t(x)].first_pos, b = g.units[size_t(y)].first_pos;
+    return reverse ? a > b : a < b;
   });
-  for (int ui : by_pos) {
+  return by_pos;
+}
+
+// Unit `u` joins match `match`: its nodes are added to that match's side, in order.
+void join_match(GraphView& g, Unit& u, int match, Alignment* result, bool source) {
+  u.match = match;
+  NodeMatch& m = result->matches[size_t(match)];
+  std::vector<int64_t>& ids = source ? m.source_nodes : m.target_nodes;
+  for (const Node* n : u.weight_nodes) ids.push_back(n->id());
+  for (const Node* n : u.nodes) ids.push_back(n->id());
+  std::sort(ids.begin(), ids.end(),
+            [&](int64_t x, int64_t y) { return g.pos[size_t(x)] < g.pos[size_t(y)]; });
+}
+
+// Dataflow keys: each block takes the largest matched-anchor index among its ancestors.
+void assign_keys(GraphView& g, const std::vector<int>& anchor_index_of_unit) {
+  std::vector<int> value_key(g.static_value.size(), -1);
+  for (int ui : units_by_position(g, false)) {
     Unit& u = g.units[size_t(ui)];
     int key = -1;
     for (const Node* n : u.nodes) {
@@ -474,12 +491,7 @@ void assign_keys(GraphView& g, const std::vector<int>& anchor_index_of_unit) {
 // that consumer's match: concat(a, concat(b, c)) is concat(a, b, c), which is what exporters
 // write (torchvision's InceptionV3 concatenates inside Mixed_7b/7c; torch.onnx flattens it).
 void attach_nested_concats(GraphView& g, Alignment* result, bool source) {
-  std::vector<int> by_pos(g.units.size());
-  for (size_t i = 0; i < by_pos.size(); ++i) by_pos[i] = static_cast<int>(i);
-  std::sort(by_pos.begin(), by_pos.end(), [&](int x, int y) {  // outer ones first
-    return g.units[size_t(x)].first_pos > g.units[size_t(y)].first_pos;
-  });
-  for (int ui : by_pos) {
+  for (int ui : units_by_position(g, /*reverse=*/true)) {  // outer ones first
     Unit& u = g.units[size_t(ui)];
     if (u.match >= 0 || u.anchor || u.nodes.size() != 1) continue;
     const Node* inner = u.nodes.front();
@@ -493,13 +505,7 @@ void attach_nested_concats(GraphView& g, Alignment* result, bool source) {
     if (!a.is_ok() || !b.is_ok() || *a != *b) continue;
     const int outer_unit = g.unit_of[size_t(outer->id())];
     if (outer_unit < 0 || g.units[size_t(outer_unit)].match < 0) continue;
-    u.match = g.units[size_t(outer_unit)].match;
-    NodeMatch& m = result->matches[size_t(u.match)];
-    std::vector<int64_t>& ids = source ? m.source_nodes : m.target_nodes;
-    ids.push_back(inner->id());
-    std::sort(ids.begin(), ids.end(), [&](int64_t x, int64_t y) {
-      return g.pos[size_t(x)] < g.pos[size_t(y)];
-    });
+    join_match(g, u, g.units[size_t(outer_unit)].match, result, source);
   }
 }
 
@@ -512,26 +518,14 @@ bool layout_only_unit(const Unit& u) {
 }
 
 void attach_layout_leftovers(GraphView& g, Alignment* result, bool source) {
-  std::vector<int> by_pos(g.units.size());
-  for (size_t i = 0; i < by_pos.size(); ++i) by_pos[i] = static_cast<int>(i);
-  std::sort(by_pos.begin(), by_pos.end(), [&](int x, int y) {
-    return g.units[size_t(x)].first_pos < g.units[size_t(y)].first_pos;
-  });
-  for (int ui : by_pos) {
+  for (int ui : units_by_position(g, false)) {
     Unit& u = g.units[size_t(ui)];
     if (u.match >= 0 || u.anchor || !layout_only_unit(u)) continue;
     const Value* in = u.nodes.front()->input(0);
     if (in == nullptr || in->producer() == nullptr) continue;
     const int producer_unit = g.unit_of[size_t(in->producer()->id())];
     if (producer_unit < 0 || g.units[size_t(producer_unit)].match < 0) continue;
-    u.match = g.units[size_t(producer_unit)].match;
-    NodeMatch& m = result->matches[size_t(u.match)];
-    std::vector<int64_t>& ids = source ? m.source_nodes : m.target_nodes;
-    for (const Node* n : u.weight_nodes) ids.push_back(n->id());
-    for (const Node* n : u.nodes) ids.push_back(n->id());
-    std::sort(ids.begin(), ids.end(), [&](int64_t x, int64_t y) {
-      return g.pos[size_t(x)] < g.pos[size_t(y)];
-    });
+    join_match(g, u, g.units[size_t(producer_unit)].match, result, source);
   }
 }
 

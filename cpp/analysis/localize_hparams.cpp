@@ -406,6 +406,16 @@ Geometry geometry(const Node* n, const std::vector<const Node*>& block, const Ru
   return g;
 }
 
+// The one explicit Pad in front of `op` in its block (none, or two: null).
+const Node* explicit_pad(const std::vector<const Node*>& block, const Node* op) {
+  const Node* pad = nullptr;
+  for (const Node* n : block) {
+    if (n == op) break;
+    if (n->op() == OpKind::kPad) pad = pad == nullptr ? n : nullptr;
+  }
+  return pad;
+}
+
 void check_window(const LocalizeContext& ctx, int mi, const Node* s, const Node* t,
                   const std::vector<const Node*>& sn, const std::vector<const Node*>& tn,
                   std::vector<Suspect>* out) {
@@ -450,20 +460,18 @@ void check_window(const LocalizeContext& ctx, int mi, const Node* s, const Node*
   // Whether an average's border windows divide by the padded zeros too: always for the zeros
   // of an explicit Pad in front (a converter's PAD + VALID), by count_include_pad for the op's
   // own padding.
-  auto counts_padding = [](const Geometry& g) {
+  auto padded_by_node = [](const Geometry& g) {
+    return g.pad_nodes[0] + g.pad_nodes[1] + g.pad_nodes[2] + g.pad_nodes[3] > 0;
+  };
+  auto counts_padding = [&](const Geometry& g) {
     const Window2d& w = g.window;
-    return g.pad_nodes[0] + g.pad_nodes[1] + g.pad_nodes[2] + g.pad_nodes[3] > 0 ||
+    return padded_by_node(g) ||
            (g.count_include_pad && w.pad_top + w.pad_left + w.pad_bottom + w.pad_right > 0);
   };
   const bool averages = pool && s->op() == OpKind::kAveragePool && t->op() == OpKind::kAveragePool;
   if (averages && any_pad && counts_padding(gs) != counts_padding(gt)) {
-    const Node* pad = nullptr;  // the one explicit Pad in front of the target op
-    for (const Node* n : tn) {
-      if (n == t) break;
-      if (n->op() == OpKind::kPad) pad = pad == nullptr ? n : nullptr;
-    }
-    const bool source_pad_node = gs.pad_nodes[0] + gs.pad_nodes[1] + gs.pad_nodes[2] + gs.pad_nodes[3] > 0;
-    if (pad != nullptr && !source_pad_node) {
+    const Node* pad = explicit_pad(tn, t);
+    if (pad != nullptr && !padded_by_node(gs)) {
       diffs.push_back("count_include_pad: source " + std::to_string(gs.count_include_pad) +
                       ", target pads with an explicit Pad whose zeros every border window "
                       "counts");
@@ -509,11 +517,7 @@ void check_window(const LocalizeContext& ctx, int mi, const Node* s, const Node*
     // Copy the source's padding onto the target op (minus what its own Pad nodes add).
     std::vector<int64_t> own = {gs.pads[0] - gt.pad_nodes[0], gs.pads[1] - gt.pad_nodes[1],
                                 gs.pads[2] - gt.pad_nodes[2], gs.pads[3] - gt.pad_nodes[3]};
-    const Node* pad = nullptr;  // the explicit Pad in front of the op, if one
-    for (const Node* b : tn) {
-      if (b == t) break;
-      if (b->op() == OpKind::kPad) pad = pad == nullptr ? b : nullptr;
-    }
+    const Node* pad = explicit_pad(tn, t);
     // Or give the explicit Pad what the op's own window does not pad (a converter that wrote
     // PAD + VALID): the op keeps its attributes, which every format can write.
     const std::vector<int64_t> on_pad = {gs.pads[0] - b.pad_top, gs.pads[1] - b.pad_left,
