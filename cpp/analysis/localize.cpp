@@ -274,6 +274,27 @@ Result<Tensor> slice_batch(const Tensor& t, int64_t begin, int64_t count) {
   return Tensor::from_bytes(t.dtype(), s, t.raw() + row * size_t(begin), row * size_t(count));
 }
 
+// Chunks of a batch, in order, as one tensor along the first dimension.
+Result<Tensor> concat_batch(const std::vector<Tensor>& parts) {
+  if (parts.empty()) return error(StatusCode::kInternal, "concat_batch: no parts");
+  Shape s = parts[0].shape();
+  if (s.empty()) return error(StatusCode::kInvalidArgument, "concat_batch: a scalar output");
+  std::vector<std::byte> bytes;
+  int64_t total = 0;
+  for (const Tensor& p : parts) {
+    Shape rest = p.shape();
+    if (p.dtype() != parts[0].dtype() || rest.size() != s.size() ||
+        !std::equal(rest.begin() + 1, rest.end(), s.begin() + 1)) {
+      return error(StatusCode::kInvalidArgument, "concat_batch: chunk outputs ",
+                   shape_to_string(p.shape()), " and ", shape_to_string(s), " differ");
+    }
+    total += p.dim(0);
+    bytes.insert(bytes.end(), p.raw(), p.raw() + p.byte_size());
+  }
+  s[0] = total;
+  return Tensor::from_bytes(parts[0].dtype(), s, bytes.data(), bytes.size());
+}
+
 // A graph whose runtime inputs accept any batch size when the file fixed it (tf2onnx writes
 // batch 1); nullptr when no input needs it.
 Result<std::unique_ptr<Graph>> relaxed_batch(const Graph& g, int64_t batch) {
@@ -384,6 +405,8 @@ Result<LocalizeResult> localize(const Graph& source, const Graph& target,
   std::vector<ErrorAccumulator> isolated(alignment.matches.size());
   std::vector<bool> partial(alignment.matches.size(), false);
   std::vector<OutputComparison> base_outputs;
+  std::vector<std::vector<Tensor>> source_output_chunks, target_output_chunks;
+  const int64_t analysis_images = std::max<int64_t>(1, options.analysis_images);
   std::unique_ptr<LocalizeContext> ctx;
   for (int64_t begin = 0; begin < batch;) {
     const int64_t count = std::min(step, batch - begin);
@@ -400,8 +423,15 @@ Result<LocalizeResult> localize(const Graph& source, const Graph& target,
     chunk.begin = begin;
     chunk.count = count;
     timer.mark("setup");
-    Status s = source_interp->run_keep(s_in, &chunk.source);
-    if (s.is_ok()) s = target_interp->run_keep(t_in, &chunk.target);
+    // Every value of the first images, for the per-layer errors; the outputs only after them.
+    const bool analysed = begin == 0 || begin < std::max(analysis_images, kept_images);
+    std::vector<Tensor> target_outputs;
+    Status s = analysed ? source_interp->run_keep(s_in, &chunk.source)
+                        : source_interp->run(s_in, &chunk.source_outputs);
+    if (s.is_ok()) {
+      s = analysed ? target_interp->run_keep(t_in, &chunk.target)
+                   : target_interp->run(t_in, &target_outputs);
+    }
     if (!s.is_ok()) {
       if (step > 1 && begin == 0) {
         step = 1;
@@ -410,11 +440,20 @@ Result<LocalizeResult> localize(const Graph& source, const Graph& target,
       return s.with_context("localize: running the batch: ");
     }
     const bool keep = begin == 0 || begin + count <= kept_images;  // the context is chunk 0
-    ASSIGN_OR_RETURN(chunk.source_outputs, source_interp->outputs_of(chunk.source));
-    ASSIGN_OR_RETURN(std::vector<Tensor> target_outputs, target_interp->outputs_of(chunk.target));
+    if (analysed) {
+      ASSIGN_OR_RETURN(chunk.source_outputs, source_interp->outputs_of(chunk.source));
+      ASSIGN_OR_RETURN(target_outputs, target_interp->outputs_of(chunk.target));
+    }
     OutputComparison oc;
     compare_outputs(chunk.source_outputs, target_outputs, &oc);
     base_outputs.push_back(std::move(oc));
+    source_output_chunks.push_back(chunk.source_outputs);
+    target_output_chunks.push_back(std::move(target_outputs));
+    if (!analysed) {
+      begin += count;
+      timer.mark("runs");
+      continue;
+    }
     kept.push_back(std::move(chunk));
     Chunk& c = kept.back();
     if (kept.size() == 1) {
@@ -479,6 +518,17 @@ Result<LocalizeResult> localize(const Graph& source, const Graph& target,
   if (!ctx) return error(StatusCode::kInternal, "localize: no chunk was run");
 
   LocalizeResult result;
+  for (auto [chunks, outputs] : {std::pair{&source_output_chunks, &result.source_outputs},
+                                 std::pair{&target_output_chunks, &result.target_outputs}}) {
+    for (size_t k = 0; !chunks->empty() && k < chunks->front().size(); ++k) {
+      std::vector<Tensor> parts;
+      for (const std::vector<Tensor>& c : *chunks) {
+        if (k < c.size()) parts.push_back(c[k]);
+      }
+      ASSIGN_OR_RETURN(Tensor whole, concat_batch(parts));
+      outputs->push_back(std::move(whole));
+    }
+  }
   std::vector<double> tolerance(alignment.matches.size(), 0);
   for (size_t i = 0; i < alignment.matches.size(); ++i) {
     const NodeMatch& m = alignment.matches[i];

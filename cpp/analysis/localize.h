@@ -80,6 +80,10 @@ struct LocalizeOptions {
   // Threads the kernels may use (the GEMMs of convolutions and dense layers); 0: one per core
   // of the machine, as the native runtimes it is compared with use them.
   int threads = 0;
+  // Per-layer errors are measured on the first images of the batch (at least those kept for
+  // the causal checks); the outputs are compared on every image. More images add run time
+  // to the error curve, not evidence: a converter's fault shows on every image.
+  int64_t analysis_images = 32;
 };
 
 // The interpreter options for analysis runs with `threads` kernel threads (0: every core).
@@ -97,6 +101,10 @@ struct MatchError {
 struct LocalizeResult {
   std::vector<Finding> findings;  // confirmed first, then by confidence
   std::vector<MatchError> errors;
+  // Each graph output over the whole batch, from the analysis runs (the caller's source and
+  // target outputs, without running either graph again).
+  std::vector<Tensor> source_outputs;
+  std::vector<Tensor> target_outputs;
 };
 
 // `source_inputs` feed the source (one batch per runtime input); `target_inputs` are the same

@@ -311,6 +311,12 @@ py::dict localize_to_dict(const PyGraph& source, const PyGraph& target,
   out["alignment"] = alignment_dict;
   out["findings"] = findings;
   out["errors"] = errors;
+  for (auto [key, tensors] : {std::pair{"source_outputs", &r->source_outputs},
+                              std::pair{"target_outputs", &r->target_outputs}}) {
+    py::list arrays;
+    for (const Tensor& t : *tensors) arrays.append(tensor_to_numpy(t));
+    out[key] = arrays;
+  }
   return out;
 }
 

@@ -236,6 +236,7 @@ void require_new_name(const Graph& g, const std::string& name) {
 
 namespace convmend {
 void bind_analysis(py::module_& m);  // analysis_binding.cpp
+py::array tensor_to_numpy(const Tensor& t) { return to_numpy(t); }
 }  // namespace convmend
 
 PYBIND11_MODULE(_core, m) {

@@ -38,6 +38,9 @@ PROBE_RESTORE = 0.02
 PROBE_RESTORE_GAIN = 50.0
 # Candidate input transformations are screened on this many images first.
 PROBE_SCREEN_IMAGES = 8
+# localize decides the input stage on the first images only (an input fault shows on every
+# image); the outputs over all images come from the C++ stage's runs, not from runs of their own.
+INPUT_STAGE_IMAGES = 16
 INPUT_OPS = ("Add", "Sub", "Mul", "Div", "Gather", "Transpose", "Neg", "Reshape")
 
 _GRAPHS: dict[tuple[str, float, int], Any] = {}
@@ -179,8 +182,7 @@ def input_contract_stage(source_graph: Any, target_graph: Any, source_contract: 
     compare on)."""
     t_in = target_graph.inputs()[0]
     s_in = source_graph.inputs()[0]
-    adapted = source_contract.for_input(t_in["name"], t_in["shape"],
-                                        "source contract adapted to the target input")
+    adapted = source_for_target(source_contract, target_graph)
     x_src_in_target = adapted.batch(pixels)
     own_batch = target_contract.batch(pixels)
     try:
@@ -295,6 +297,13 @@ def input_contract_stage(source_graph: Any, target_graph: Any, source_contract: 
                 confidence=0.9 if best.discrepancy <= AGREE_TOLERANCE else 0.7,
                 patch={"kind": "input_transform", "name": best.name, "spec": best.spec}))
     return findings, evidence, own_out, x_src_in_target
+
+
+def source_for_target(source_contract: Any, target_graph: Any) -> Any:
+    """The source's preprocessing, fitted to the target's input (its layout and name)."""
+    t_in = target_graph.inputs()[0]
+    return source_contract.for_input(t_in["name"], t_in["shape"],
+                                     "source contract adapted to the target input")
 
 
 def _first_nodes(graph: Any) -> list[dict[str, Any]]:
@@ -473,9 +482,11 @@ def _label_table(image_set: Any, source_out: np.ndarray, target_out: np.ndarray,
 
 def load_pair(src: Path, dst: Path, pixels: list[np.ndarray], trust: bool,
               source_preprocess: str | None, target_preprocess: str | None, job: str,
-              say: Callable[[str], None]) -> tuple[Any, Any, Any, Any, np.ndarray, np.ndarray]:
+              say: Callable[[str], None], run_images: int | None = None,
+              ) -> tuple[Any, Any, Any, Any, np.ndarray, np.ndarray]:
     """Both graphs (one image input each), their contracts (the source's fitted to its
-    input), the source's batch and the source IR's outputs on it."""
+    input), the source's batch and the source IR's outputs on its first ``run_images`` images
+    (all by default)."""
     from convmend.contract import contract_of
 
     say(f"loading {src.name} and {dst.name}")
@@ -490,9 +501,10 @@ def load_pair(src: Path, dst: Path, pixels: list[np.ndarray], trust: bool,
     source_contract = source_contract.for_input(s_in["name"], s_in["shape"],
                                                 source_contract.origin)
     x_source = source_contract.batch(pixels)
-    say(f"running the source IR on {len(pixels)} images")
+    run = len(pixels) if run_images is None else min(run_images, len(pixels))
+    say(f"running the source IR on {run} images")
     return (source_graph, target_graph, source_contract, target_contract, x_source,
-            run_ir(source_graph, x_source))
+            run_ir(source_graph, x_source[:run]))
 
 
 def localize(src: str | Path, dst: str | Path, images: Any = None, count: int | None = None,
@@ -516,14 +528,26 @@ def localize(src: str | Path, dst: str | Path, images: Any = None, count: int | 
             raise ConvmendError(f"model file not found: {p}")
     image_set = _image_set(images, count)
     pixels = image_set.load_all()
-    source_graph, target_graph, source_contract, target_contract, x_source, source_out = \
-        load_pair(src, dst, pixels, trust, source_preprocess, target_preprocess, "localize", say)
-    say("input-contract stage")
-    in_findings, in_evidence, target_out, x_target = input_contract_stage(
-        source_graph, target_graph, source_contract, target_contract, pixels, source_out)
+    # With the C++ stage, the input stage runs on the first images and the outputs over all
+    # of them come from the C++ stage's own runs (each whole-batch IR run costs about what a
+    # native run of the model does).
+    screen = min(len(pixels), INPUT_STAGE_IMAGES) if core_available() else len(pixels)
+    source_graph, target_graph, source_contract, target_contract, x_source, source_screen = \
+        load_pair(src, dst, pixels, trust, source_preprocess, target_preprocess, "localize", say,
+                  run_images=screen)
+    say("input-contract stage" + (f" (on the first {screen} images)"
+                                  if screen < len(pixels) else ""))
+    in_findings, in_evidence, own_screen, _ = input_contract_stage(
+        source_graph, target_graph, source_contract, target_contract, pixels[:screen],
+        source_screen)
+    in_evidence["images"] = screen
+    x_target = source_for_target(source_contract, target_graph).batch(pixels)
     say("parameter, hyperparameter and graph stages"
         + ("" if core_available() else " (C++ localize not built: alignment and curve only)"))
     core = core_stage(source_graph, target_graph, x_source, x_target, confirm)
+    source_out, target_out = _outputs_on_all_images(
+        core, source_screen, own_screen, target_graph, target_contract, pixels, x_target,
+        in_evidence)
     core_findings = list(core.get("findings", []))
     _relabel_input_ops(core_findings, target_graph)
     findings, suppressed = split_on_agreement(rank(in_findings + core_findings), source_out,
@@ -555,6 +579,36 @@ def localize(src: str | Path, dst: str | Path, images: Any = None, count: int | 
         "suppressed": suppressed,
         "errors": core.get("errors", []),
     }
+
+
+def _outputs_on_all_images(core: dict[str, Any], source_screen: np.ndarray,
+                           own_screen: np.ndarray, target_graph: Any, target_contract: Any,
+                           pixels: list[np.ndarray], x_target: np.ndarray,
+                           in_evidence: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The source's outputs and the target's (fed its own contract) on every image: the
+    screened runs when they covered every image, else the C++ stage's runs (plus one run of
+    the target when its own contract feeds it other pixels than the source's). The input
+    stage's two whole-batch measures are restated on every image."""
+    if len(source_screen) == len(pixels) or not core.get("source_outputs"):
+        return source_screen, own_screen
+    def first(outputs: list[np.ndarray]) -> np.ndarray:  # as run_ir gives it
+        return np.asarray(outputs[0]).reshape(len(pixels), -1).astype(np.float64)
+
+    source_out = first(core["source_outputs"])
+    fed_source_pixels = first(core["target_outputs"])
+    own_batch = target_contract.batch(pixels)
+    if own_batch.shape == x_target.shape and np.array_equal(own_batch, x_target):
+        own_out = fed_source_pixels
+    else:
+        try:
+            own_out = run_ir(target_graph, own_batch)
+        except ConvmendError:
+            own_out = np.full((len(pixels), 1), np.nan)
+    for key, out in (("target_fed_own_contract", own_out),
+                     ("target_fed_source_pixels", fed_source_pixels)):
+        in_evidence[key] = {"discrepancy": discrepancy(source_out, out),
+                            "disagreeing": disagreeing(source_out, out)}
+    return source_out, own_out
 
 
 # Outputs within this relative error (and no image whose top-1 differs) agree: float32 noise.

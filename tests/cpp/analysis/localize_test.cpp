@@ -181,6 +181,42 @@ TEST(analysis_Localize, WeightChanged) {
             std::string::npos);
 }
 
+TEST(analysis_Localize, OutputsOfEveryImageErrorsOfTheFirst) {
+  // One image per chunk and per-layer errors on the first image only: the finding stands, and
+  // the outputs handed back cover the whole batch, as a plain run computes them.
+  Weights m;
+  auto s = source_graph(m);
+  auto t = converted_graph(m);
+  Value* w = t->find_value("t_conv2/w");
+  Tensor changed = w->constant().clone();
+  for (int64_t i = 5 * 72; i < 6 * 72; ++i) changed.data<float>()[i] *= 1.5f;
+  w->set_constant(changed);
+  Result<Alignment> a = align(*s, *t, AlignOptions{}, nullptr);
+  ASSERT_TRUE(a.is_ok()) << a.status().to_string();
+  LocalizeOptions options;
+  options.trace_budget_bytes = 1;
+  options.analysis_images = 1;
+  const Tensor x = batch();
+  Result<LocalizeResult> r = localize(*s, *t, *a, {x}, {nchw_to_nhwc(x)}, options);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  ASSERT_FALSE(r->findings.empty());
+  EXPECT_EQ(r->findings[0].code, "param.value");
+  for (auto [graph, input, outputs] :
+       {std::tuple{s.get(), x, &r->source_outputs},
+        std::tuple{t.get(), nchw_to_nhwc(x), &r->target_outputs}}) {
+    Result<std::unique_ptr<Interpreter>> interp = Interpreter::create(*graph, RunOptions{});
+    ASSERT_TRUE(interp.is_ok());
+    std::vector<Tensor> expected;
+    ASSERT_TRUE((*interp)->run({input}, &expected).is_ok());
+    ASSERT_EQ(outputs->size(), expected.size());
+    for (size_t k = 0; k < expected.size(); ++k) {
+      ASSERT_EQ((*outputs)[k].shape(), expected[k].shape());
+      const std::vector<float> got = floats((*outputs)[k]), want = floats(expected[k]);
+      for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5f) << k << ":" << i;
+    }
+  }
+}
+
 TEST(analysis_Localize, KernelTransposed) {
   Weights m;
   auto s = source_graph(m);
