@@ -144,8 +144,7 @@ struct GraphView {
   std::vector<Unit> units;
   std::vector<int> anchors;         // unit indices of weighted nodes, topological order
   std::vector<std::optional<WeightFingerprint>> fingerprints;  // by unit index
-  const std::map<std::string, Tensor>* samples = nullptr;
-  std::map<int64_t, std::vector<double>> stats_cache;
+  const std::map<std::string, std::vector<double>>* samples = nullptr;  // statistics
 
   bool is_static(const Value* v) const {
     return v == nullptr || static_value[size_t(v->id())] != 0;
@@ -193,7 +192,7 @@ bool is_absorbable_pre(OpKind op) {
 bool single_use(const Value* v) { return v->consumers().size() == 1 && !v->is_graph_output(); }
 
 Status build_view(const Graph& graph, const AlignOptions& options,
-                  const std::map<std::string, Tensor>* samples, GraphView* g) {
+                  const std::map<std::string, std::vector<double>>* samples, GraphView* g) {
   g->graph = &graph;
   g->samples = samples;
   ASSIGN_OR_RETURN(g->order, graph.topological_order());
@@ -319,16 +318,8 @@ Status build_view(const Graph& graph, const AlignOptions& options,
 
 const std::vector<double>* statistics(GraphView& g, const Value* v) {
   if (g.samples == nullptr) return nullptr;
-  auto cached = g.stats_cache.find(v->id());
-  if (cached == g.stats_cache.end()) {
-    std::vector<double> stats;
-    auto it = g.samples->find(v->name());
-    if (it != g.samples->end()) {
-      stats = channel_statistics(it->second, channel_axis_of(g.layout(v), it->second.rank()));
-    }
-    cached = g.stats_cache.emplace(v->id(), std::move(stats)).first;
-  }
-  return cached->second.empty() ? nullptr : &cached->second;
+  auto it = g.samples->find(v->name());
+  return it == g.samples->end() || it->second.empty() ? nullptr : &it->second;
 }
 
 double activation_score(GraphView& s, GraphView& t, const Value* sv, const Value* tv) {
@@ -530,6 +521,19 @@ void attach_layout_leftovers(GraphView& g, Alignment* result, bool source) {
 }
 
 }  // namespace
+
+Result<std::map<std::string, std::vector<double>>> activation_statistics(
+    const Graph& graph, const std::map<std::string, Tensor>& traced) {
+  ASSIGN_OR_RETURN(std::vector<Node*> order, graph.topological_order());
+  const std::vector<Layout> layouts = infer_activation_layouts(graph, order);
+  std::map<std::string, std::vector<double>> out;
+  for (const auto& [name, t] : traced) {
+    const Value* v = graph.find_value(name);
+    if (v == nullptr || size_t(v->id()) >= layouts.size()) continue;
+    out[name] = channel_statistics(t, channel_axis_of(layouts[size_t(v->id())], t.rank()));
+  }
+  return out;
+}
 
 Result<Alignment> align(const Graph& source, const Graph& target, const AlignOptions& options,
                         const ActivationSamples* samples) {

@@ -93,11 +93,19 @@ struct AlignOptions {
   int samples_per_channel = 32;
 };
 
-// Traced activations (value name -> tensor whose first axis is the batch) for either graph.
+// What align() reads of traced activations: per value name, the channel statistics of the
+// value over the traced images (channel_statistics), for either graph. Statistics, not the
+// tensors: every value of a ResNet101 is about 150 MiB per image.
 struct ActivationSamples {
-  std::map<std::string, Tensor> source;
-  std::map<std::string, Tensor> target;
+  std::map<std::string, std::vector<double>> source;
+  std::map<std::string, std::vector<double>> target;
+  int64_t images = 0;  // how many images were traced
 };
+
+// The statistics of traced tensors (value name -> tensor whose first axis is the batch) of
+// `graph`, each on its value's inferred layout; names `graph` does not have are left out.
+Result<std::map<std::string, std::vector<double>>> activation_statistics(
+    const Graph& graph, const std::map<std::string, Tensor>& traced);
 
 // Aligns `target` (the converted model) to `source`. `samples` may be null. Fails when a graph
 // has a cycle; graphs with no weighted node still align by op class, shape and order.

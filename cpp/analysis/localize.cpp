@@ -748,10 +748,38 @@ Result<ActivationSamples> trace_samples(const Graph& source, const Graph& target
 }
 
 namespace {
+// The channel statistics of every float value a run produces, taken as it is produced (the
+// run frees each value after its last consumer, so only the statistics stay).
+class StatisticsObserver : public Observer {
+ public:
+  StatisticsObserver(const Graph& g, const std::vector<Layout>& layouts, int64_t count,
+                     std::map<std::string, std::vector<double>>* out)
+      : graph_(g), layouts_(layouts), count_(count), out_(out) {}
+  bool wants(const Node&) override { return true; }
+  Status on_output(const Node& node, size_t output_index, const Tensor& t) override {
+    // The run graph may be a batch-relaxed clone: clones keep value ids.
+    const Value* v = graph_.value_by_id(node.output(output_index)->id());
+    if (v == nullptr || v->is_constant() || !is_float(t.dtype()) || t.rank() == 0 ||
+        t.dim(0) != count_ || size_t(v->id()) >= layouts_.size()) {
+      return Status();
+    }
+    const int axis = channel_axis_of(layouts_[size_t(v->id())], t.rank());
+    (*out_)[v->name()] = channel_statistics(t, axis);
+    return Status();
+  }
+
+ private:
+  const Graph& graph_;
+  const std::vector<Layout>& layouts_;
+  int64_t count_;
+  std::map<std::string, std::vector<double>>* out_;
+};
+
 Result<ActivationSamples> trace_batch(const Graph& source, const Graph& target,
                                       const std::vector<Tensor>& source_inputs,
                                       const std::vector<Tensor>& target_inputs, int64_t count) {
   ActivationSamples samples;
+  samples.images = count;
   for (int side = 0; side < 2; ++side) {
     const Graph& g = side == 0 ? source : target;
     const std::vector<Tensor>& inputs = side == 0 ? source_inputs : target_inputs;
@@ -764,16 +792,11 @@ Result<ActivationSamples> trace_batch(const Graph& source, const Graph& target,
       ASSIGN_OR_RETURN(Tensor c, slice_batch(t, 0, count));
       in.push_back(std::move(c));
     }
-    RunState state;
-    RETURN_IF_ERROR(interp->run_keep(in, &state).with_context("trace_samples: "));
-    std::map<std::string, Tensor>& out = side == 0 ? samples.source : samples.target;
-    for (const Value* v : g.values()) {
-      if (v->is_constant()) continue;
-      const Tensor* t = state.get(v);
-      if (t == nullptr || !is_float(t->dtype()) || t->rank() == 0 || t->dim(0) != count) continue;
-      Result<Tensor> f = as_f32(*t);
-      if (f.is_ok()) out[v->name()] = std::move(f).value();
-    }
+    ASSIGN_OR_RETURN(std::vector<Node*> order, g.topological_order());
+    const std::vector<Layout> layouts = infer_activation_layouts(g, order);
+    StatisticsObserver observer(g, layouts, count, side == 0 ? &samples.source : &samples.target);
+    std::vector<Tensor> outputs;
+    RETURN_IF_ERROR(interp->run(in, &outputs, &observer).with_context("trace_samples: "));
   }
   return samples;
 }

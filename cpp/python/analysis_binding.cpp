@@ -47,10 +47,17 @@ std::map<std::string, Tensor> traced_tensors(const py::object& traced, const cha
 std::string align_to_json(const PyGraph& source, const PyGraph& target,
                           const py::object& source_traced, const py::object& target_traced,
                           double min_anchor_score) {
+  const std::map<std::string, Tensor> s_traced = traced_tensors(source_traced, "source_traced");
+  const std::map<std::string, Tensor> t_traced = traced_tensors(target_traced, "target_traced");
+  const bool has_samples = !s_traced.empty() || !t_traced.empty();
   analysis::ActivationSamples samples;
-  samples.source = traced_tensors(source_traced, "source_traced");
-  samples.target = traced_tensors(target_traced, "target_traced");
-  const bool has_samples = !samples.source.empty() || !samples.target.empty();
+  for (auto [graph, traced, stats] : {std::tuple{source.graph.get(), &s_traced, &samples.source},
+                                      std::tuple{target.graph.get(), &t_traced, &samples.target}}) {
+    Result<std::map<std::string, std::vector<double>>> s =
+        analysis::activation_statistics(*graph, *traced);
+    if (!s.is_ok()) raise_convmend_error(s.status().message());
+    *stats = std::move(s).value();
+  }
   analysis::AlignOptions options;
   options.min_anchor_score = min_anchor_score;
   std::string json;

@@ -576,8 +576,10 @@ TEST(analysis_Align, ActivationSamplesAreScored) {
   auto t = conv_chain({1, 2}, "t");
   ActivationSamples samples;
   Tensor act = Random({4, 8, 5, 5}, 9);
-  samples.source["s1/relu:0"] = act;
-  samples.target["t1/relu:0"] = act;
+  samples.source = activation_statistics(*s, {{"s1/relu:0", act}}).value();
+  samples.target = activation_statistics(*t, {{"t1/relu:0", act}, {"not/a/value", act}}).value();
+  EXPECT_EQ(samples.source.at("s1/relu:0").size(), 16u);  // mean and mean |x| per channel
+  EXPECT_EQ(samples.target.count("not/a/value"), 0u);
   Result<Alignment> a = align(*s, *t, AlignOptions{}, &samples);
   ASSERT_TRUE(a.is_ok());
   ASSERT_EQ(a->matches.size(), 2u);
