@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from collections import Counter
@@ -25,6 +24,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+from benchdoc import run_header, write_results  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
 EXPECTED_ON_FAITHFUL = {"runtime.numeric", "param.declared_lossy"}
 LOCALIZABLE = {"faithful", "disagrees", "declared_lossy"}
@@ -119,18 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{k + 1}/{len(cells)}] {cell['model']} {cell['source']}->{cell['target']} "
               f"{cell['chain']} ({cell['outcome']}): {said} ({loc['seconds']} s)", flush=True)
     doc = {
-        "command": "python bench/localize/matrix_cells.py " + " ".join(argv or sys.argv[1:]),
-        "machine": f"{platform.machine()}, {platform.python_version()}",
-        "seconds": round(time.perf_counter() - start, 1),
-        "images": args.count,
-        "matrix": str(Path(args.matrix).resolve().relative_to(ROOT)
-                      if Path(args.matrix).resolve().is_relative_to(ROOT) else args.matrix),
+        **run_header("bench/localize/matrix_cells.py", argv, start, args.count, args.matrix),
         "rows": rows,
     }
-    out = Path(args.out)
-    Path(str(out) + ".json").write_text(json.dumps(doc, indent=1) + "\n")
-    Path(str(out) + ".md").write_text(markdown(doc))
-    print(f"written {out}.json/.md")
+    write_results(args.out, doc, markdown)
     return 0
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import tempfile
 import time
@@ -24,6 +23,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+from benchdoc import run_header, write_results  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
 NOISE = 1e-4  # relative logit error below which a cell agrees (the repair goal)
 
@@ -148,21 +150,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"input mismatch {cell['model']} {cell['source']}->{cell['target']} "
                   f"{cell['chain']}: --reconvert {row['reconvert']['status']}", flush=True)
     doc = {
-        "command": "python bench/repair/matrix_cells.py " + " ".join(argv or sys.argv[1:]),
-        "machine": f"{platform.machine()}, {platform.python_version()}",
-        "seconds": round(time.perf_counter() - start, 1),
-        "images": args.count,
-        "matrix": str(Path(args.matrix).relative_to(ROOT)
-                      if Path(args.matrix).resolve().is_relative_to(ROOT) else args.matrix),
+        **run_header("bench/repair/matrix_cells.py", argv, start, args.count, args.matrix),
         "matrix_cells": len(matrix["cells"]),
         "not_run": sum(c["outcome"] == "not_run" for c in matrix["cells"]),
         "rows": rows,
         "input_mismatch": mismatch_rows,
     }
-    out = Path(args.out)
-    Path(str(out) + ".json").write_text(json.dumps(doc, indent=1) + "\n")
-    Path(str(out) + ".md").write_text(markdown(doc))
-    print(f"written {out}.json/.md")
+    write_results(args.out, doc, markdown)
     return 0
 
 
