@@ -254,25 +254,27 @@ def input_contract_stage(source_graph: Any, target_graph: Any, source_contract: 
         # candidate is screened on a few images; only the best is run on all of them (a
         # fault inside the model makes every candidate fail, and each is a whole IR run).
         screen = list(range(min(len(pixels), PROBE_SCREEN_IMAGES)))
-        few = [pixels[i] for i in screen]
-        probes, inputs = [], {}
+        # Each candidate: its probe and the batch it feeds for a list of image indices.
+        candidates: list[tuple[Probe, Callable[[list[int]], np.ndarray]]] = []
         for name, text, spec in _probe_specs(adapted):
-            inputs[name] = spec.apply_batch
-            out = run_ir(target_graph, spec.apply_batch(few))
-            probes.append(Probe(name, text, discrepancy(source_out[screen], out),
-                                disagreeing(source_out[screen], out), spec.to_string()))
+            candidates.append((Probe(name, text, 0.0, 0, spec.to_string()),
+                               lambda idx, spec=spec: spec.apply_batch([pixels[i] for i in idx])))
         for name, text, x in _tensor_probes(x_src_in_target, t_in["shape"]):
-            inputs[name] = x.astype(np.float32)
-            out = run_ir(target_graph, inputs[name][screen])
-            probes.append(Probe(name, text, discrepancy(source_out[screen], out),
-                                disagreeing(source_out[screen], out)))
+            candidates.append((Probe(name, text, 0.0, 0),
+                               lambda idx, x=x: x[idx].astype(np.float32)))
+        feeds = {probe.name: feed for probe, feed in candidates}
+        probes = []
+        for probe, feed in candidates:
+            out = run_ir(target_graph, feed(screen))
+            probes.append(dataclasses.replace(
+                probe, discrepancy=discrepancy(source_out[screen], out),
+                disagreeing=disagreeing(source_out[screen], out)))
         probes.sort(key=lambda p: (p.disagreeing, p.discrepancy))
         evidence["probes"] = [dict(dataclasses.asdict(p), images=len(screen)) for p in probes]
         best = probes[0] if probes else None
         d_screen = discrepancy(source_out[screen], src_pix_out[screen])
         if best is not None and best.discrepancy * PROBE_GAIN < d_screen:
-            feed = inputs[best.name]
-            out = run_ir(target_graph, feed(pixels) if callable(feed) else feed)
+            out = run_ir(target_graph, feeds[best.name](list(range(len(pixels)))))
             best = dataclasses.replace(best, discrepancy=discrepancy(source_out, out),
                                        disagreeing=disagreeing(source_out, out))
             evidence["best_probe_on_all_images"] = dataclasses.asdict(best)
