@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <exception>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -353,6 +355,44 @@ int64_t activation_bytes_per_image(const Graph& g, const std::vector<Node*>& ord
   return total;
 }
 
+// Runs `a` (on interpreter `ia`) and `b` (on `ib`) at once, each with half of the kernel
+// threads, when there are two or more: the two graphs of a pair are independent, and a kernel
+// scales worse than two runs side by side (only the GEMMs are threaded). Both are waited
+// for; the first failure is returned, an exception of `b` (out of memory) is rethrown here.
+Status side_by_side(Interpreter& ia, Interpreter& ib, const std::function<Status()>& a,
+                    const std::function<Status()>& b) {
+  const int threads = ia.options().threads;
+  if (threads < 2) {
+    RETURN_IF_ERROR(a());
+    return b();
+  }
+  ia.set_threads(threads / 2);
+  ib.set_threads(threads - threads / 2);
+  Status sb;
+  std::exception_ptr thrown;
+  std::thread worker([&] {
+    try {
+      sb = b();
+    } catch (...) {
+      thrown = std::current_exception();
+    }
+  });
+  Status sa;
+  try {
+    sa = a();
+  } catch (...) {
+    worker.join();
+    ia.set_threads(threads);
+    ib.set_threads(threads);
+    throw;
+  }
+  worker.join();
+  ia.set_threads(threads);
+  ib.set_threads(threads);
+  if (thrown) std::rethrow_exception(thrown);
+  return sa.is_ok() ? sb : sa;
+}
+
 RunOptions analysis_run_options(int threads) {
   RunOptions options;
   options.threads = threads > 0 ? threads : std::max(1, int(std::thread::hardware_concurrency()));
@@ -426,12 +466,16 @@ Result<LocalizeResult> localize(const Graph& source, const Graph& target,
     // Every value of the first images, for the per-layer errors; the outputs only after them.
     const bool analysed = begin == 0 || begin < std::max(analysis_images, kept_images);
     std::vector<Tensor> target_outputs;
-    Status s = analysed ? source_interp->run_keep(s_in, &chunk.source)
-                        : source_interp->run(s_in, &chunk.source_outputs);
-    if (s.is_ok()) {
-      s = analysed ? target_interp->run_keep(t_in, &chunk.target)
-                   : target_interp->run(t_in, &target_outputs);
-    }
+    Status s = side_by_side(
+        *source_interp, *target_interp,
+        [&] {
+          return analysed ? source_interp->run_keep(s_in, &chunk.source)
+                          : source_interp->run(s_in, &chunk.source_outputs);
+        },
+        [&] {
+          return analysed ? target_interp->run_keep(t_in, &chunk.target)
+                          : target_interp->run(t_in, &target_outputs);
+        });
     if (!s.is_ok()) {
       if (step > 1 && begin == 0) {
         step = 1;
@@ -780,24 +824,36 @@ Result<ActivationSamples> trace_batch(const Graph& source, const Graph& target,
                                       const std::vector<Tensor>& target_inputs, int64_t count) {
   ActivationSamples samples;
   samples.images = count;
-  for (int side = 0; side < 2; ++side) {
-    const Graph& g = side == 0 ? source : target;
-    const std::vector<Tensor>& inputs = side == 0 ? source_inputs : target_inputs;
-    ASSIGN_OR_RETURN(std::unique_ptr<Graph> relaxed, relaxed_batch(g, count));
-    const Graph& run_graph = relaxed ? *relaxed : g;
-    ASSIGN_OR_RETURN(std::unique_ptr<Interpreter> interp,
-                     Interpreter::create(run_graph, analysis_run_options(0)));
-    std::vector<Tensor> in;
-    for (const Tensor& t : inputs) {
+  struct Side {
+    std::unique_ptr<Graph> relaxed;
+    std::unique_ptr<Interpreter> interp;
+    std::vector<Tensor> inputs;
+    std::vector<Layout> layouts;
+    std::unique_ptr<StatisticsObserver> observer;
+  };
+  Side sides[2];
+  for (int k = 0; k < 2; ++k) {
+    const Graph& g = k == 0 ? source : target;
+    Side& side = sides[k];
+    ASSIGN_OR_RETURN(side.relaxed, relaxed_batch(g, count));
+    ASSIGN_OR_RETURN(side.interp, Interpreter::create(side.relaxed ? *side.relaxed : g,
+                                                      analysis_run_options(0)));
+    for (const Tensor& t : k == 0 ? source_inputs : target_inputs) {
       ASSIGN_OR_RETURN(Tensor c, slice_batch(t, 0, count));
-      in.push_back(std::move(c));
+      side.inputs.push_back(std::move(c));
     }
     ASSIGN_OR_RETURN(std::vector<Node*> order, g.topological_order());
-    const std::vector<Layout> layouts = infer_activation_layouts(g, order);
-    StatisticsObserver observer(g, layouts, count, side == 0 ? &samples.source : &samples.target);
-    std::vector<Tensor> outputs;
-    RETURN_IF_ERROR(interp->run(in, &outputs, &observer).with_context("trace_samples: "));
+    side.layouts = infer_activation_layouts(g, order);
+    side.observer = std::make_unique<StatisticsObserver>(
+        g, side.layouts, count, k == 0 ? &samples.source : &samples.target);
   }
+  auto run = [&](Side& side) {
+    std::vector<Tensor> outputs;
+    return side.interp->run(side.inputs, &outputs, side.observer.get());
+  };
+  RETURN_IF_ERROR(side_by_side(*sides[0].interp, *sides[1].interp,
+                               [&] { return run(sides[0]); }, [&] { return run(sides[1]); })
+                      .with_context("trace_samples: "));
   return samples;
 }
 }  // namespace

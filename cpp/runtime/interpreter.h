@@ -46,6 +46,9 @@ class Interpreter {
 
   const Graph& graph() const { return graph_; }
   const RunOptions& options() const { return options_; }
+  // Threads the kernels of the next runs may use (two interpreters run side by side take one
+  // share of the cores each).
+  void set_threads(int threads) { options_.threads = threads < 1 ? 1 : threads; }
   // Graph inputs that are fed at run time (constant-initialized inputs excluded).
   const std::vector<const Value*>& runtime_inputs() const { return runtime_inputs_; }
   const std::vector<const Node*>& order() const { return order_; }
