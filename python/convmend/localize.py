@@ -36,8 +36,10 @@ PROBE_GAIN = 4.0
 # merely smaller discrepancy proves nothing).
 PROBE_RESTORE = 0.02
 PROBE_RESTORE_GAIN = 50.0
-# Candidate input transformations are screened on this many images first.
-PROBE_SCREEN_IMAGES = 8
+# Candidate input transformations (about 13, each a run of the target) are screened on this
+# many images first; the best is then run on every image of the stage. A wrong preprocessing
+# moves every image's output, so a few images tell the candidates apart.
+PROBE_SCREEN_IMAGES = 4
 # localize decides the input stage on the first images only (an input fault shows on every
 # image); the outputs over all images come from the C++ stage's runs, not from runs of their own.
 INPUT_STAGE_IMAGES = 16
