@@ -571,6 +571,55 @@ TEST(analysis_Align, NestedConcatJoinsTheFlattenedOne) {
   EXPECT_TRUE(joined);
 }
 
+// A stem conv whose output feeds an average pool and a sum with itself, both concatenated;
+// `pool_first` decides which of the two branches the graph lists first.
+std::unique_ptr<Graph> pool_and_concat(bool pool_first, const std::string& prefix) {
+  auto g = std::make_unique<Graph>();
+  Value* x = g->add_input("x", DType::kFloat32, {1, 8, 5, 5});
+  Node* c = conv(*g, prefix + "stem", x, g->add_constant(prefix + "w", Random({8, 8, 3, 3}, 1)),
+                 nullptr, 1, false, WeightLayout::kOIHW);
+  c->attrs().set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  Value* r = g->add_node(OpKind::kRelu, prefix + "relu", {c->output(0)}, {prefix + "relu:0"})
+                 ->output(0);
+  Value* pooled = nullptr;
+  Value* joined = nullptr;
+  auto pool = [&] {
+    Node* p = g->add_node(OpKind::kAveragePool, prefix + "pool", {r}, {prefix + "pool:0"});
+    p->attrs().set("kernel_shape", std::vector<int64_t>{3, 3});
+    p->attrs().set("pads", std::vector<int64_t>{1, 1, 1, 1});
+    pooled = p->output(0);
+  };
+  auto sum = [&] {
+    joined = g->add_node(OpKind::kAdd, prefix + "sum", {r, r}, {prefix + "sum:0"})->output(0);
+  };
+  if (pool_first) {
+    pool();
+    sum();
+  } else {
+    sum();
+    pool();
+  }
+  Node* out = g->add_node(OpKind::kConcat, prefix + "out", {joined, pooled}, {prefix + "out:0"});
+  out->attrs().set("axis", int64_t{1});
+  g->add_output(out->output(0));
+  EXPECT_TRUE(infer_graph_shapes(*g).is_ok());
+  return g;
+}
+
+TEST(analysis_Align, BranchesListedInAnotherOrderAreAllMatched) {
+  // The order pairs only one of the pool and the sum (they cross); the other is paired
+  // afterwards: same op, same shape, inputs from the same matched block.
+  auto s = pool_and_concat(true, "s_");
+  auto t = pool_and_concat(false, "t_");
+  Alignment a = align_ok(*s, *t);
+  EXPECT_TRUE(a.unmatched_source.empty()) << names(*s, a.unmatched_source).size();
+  EXPECT_TRUE(a.unmatched_target.empty()) << names(*t, a.unmatched_target).size();
+  for (const NodeMatch& m : a.matches) {
+    EXPECT_EQ(s->node_by_id(m.source_nodes.back())->name().substr(2),
+              t->node_by_id(m.target_nodes.back())->name().substr(2));
+  }
+}
+
 TEST(analysis_Align, ActivationSamplesAreScored) {
   auto s = conv_chain({1, 2}, "s");
   auto t = conv_chain({1, 2}, "t");
