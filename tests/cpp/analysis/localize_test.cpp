@@ -168,14 +168,19 @@ TEST(analysis_Localize, FusedClipBoundsAreAnActivationParameter) {
   expect_top(*t, r, "hparam.activation", "t_conv1");
 }
 
+// Output channel 5 of the converted graph's conv2 (OHWI, 72 weights per channel) scaled 1.5x.
+void scale_conv2_channel5(Graph& t) {
+  Value* w = t.find_value("t_conv2/w");
+  Tensor changed = w->constant().clone();
+  for (int64_t i = 5 * 72; i < 6 * 72; ++i) changed.data<float>()[i] *= 1.5f;
+  w->set_constant(changed);
+}
+
 TEST(analysis_Localize, WeightChanged) {
   Weights m;
   auto s = source_graph(m);
   auto t = converted_graph(m);
-  Value* w = t->find_value("t_conv2/w");
-  Tensor changed = w->constant().clone();
-  for (int64_t i = 5 * 72; i < 6 * 72; ++i) changed.data<float>()[i] *= 1.5f;  // channel 5
-  w->set_constant(changed);
+  scale_conv2_channel5(*t);
   LocalizeRun r = run_localize(*s, *t, true);
   expect_top(*t, r, "param.value", "t_conv2");
   EXPECT_NE(r.result.findings[0].evidence.at("weight rel. diff").find("channel 5"),
@@ -188,10 +193,7 @@ TEST(analysis_Localize, OutputsOfEveryImageErrorsOfTheFirst) {
   Weights m;
   auto s = source_graph(m);
   auto t = converted_graph(m);
-  Value* w = t->find_value("t_conv2/w");
-  Tensor changed = w->constant().clone();
-  for (int64_t i = 5 * 72; i < 6 * 72; ++i) changed.data<float>()[i] *= 1.5f;
-  w->set_constant(changed);
+  scale_conv2_channel5(*t);
   Result<Alignment> a = align(*s, *t, AlignOptions{}, nullptr);
   ASSERT_TRUE(a.is_ok()) << a.status().to_string();
   LocalizeOptions options;
