@@ -402,7 +402,9 @@ void check_parameters(const LocalizeContext& ctx, std::vector<Suspect>* out) {
           const size_t c = q.per_channel() ? size_t((int64_t(i) / inner) % axis_dim) : 0;
           tol = 0.5 * q.scale[c] * 1.02 + 1e-6 * emax;
         } else if (stored == DType::kFloat16) {
-          tol = std::fabs(exp[i]) * 1e-3 + 1e-6 * emax;
+          // Half a float16 step: 2^-11 of the value, and 2^-25 at least (below 2^-14 the
+          // float16 numbers are subnormal, evenly 2^-24 apart); with margin.
+          tol = std::max(std::fabs(exp[i]) * 1e-3, 0x1p-24) + 1e-6 * emax;
         }
         const double r = std::fabs(double(exp[i]) - double(act[i])) / tol;
         worst_ratio = std::max(worst_ratio, r);

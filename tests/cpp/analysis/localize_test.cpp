@@ -220,6 +220,31 @@ TEST(analysis_Localize, OutputsOfEveryImageErrorsOfTheFirst) {
   }
 }
 
+TEST(analysis_Localize, Float16WeightsWithSubnormalsAreDeclaredLossy) {
+  // conv2's weights stored as float16 behind a dequantizing op, small enough that many fall
+  // among float16's subnormals (below 2^-14, evenly 2^-24 apart): float16 rounding still,
+  // not a changed weight.
+  Weights m;
+  for (int64_t i = 0; i < m.w2.num_elements(); ++i) m.w2.data<float>()[i] *= 1e-3f;
+  auto s = source_graph(m);
+  auto t = converted_graph(m);
+  Value* w = t->find_value("t_conv2/w");
+  Result<Tensor> half = w->constant().cast(DType::kFloat16);
+  ASSERT_TRUE(half.is_ok());
+  Node* dq = t->add_node(OpKind::kDequantizeLinear, "t_conv2/dequantize",
+                         {t->add_constant("t_conv2/w16", *half)}, {"t_conv2/w_f32"});
+  t->set_input(t->find_node("t_conv2"), 1, dq->output(0));
+  t->remove_dead();
+  ASSERT_TRUE(infer_graph_shapes(*t).is_ok());
+  LocalizeRun r = run_localize(*s, *t, true);
+  bool lossy = false;
+  for (const Finding& f : r.result.findings) {
+    lossy = lossy || f.code == "param.declared_lossy";
+    EXPECT_NE(f.code, "param.value") << summary(*t, r.result);
+  }
+  EXPECT_TRUE(lossy) << summary(*t, r.result);
+}
+
 TEST(analysis_Localize, KernelTransposed) {
   Weights m;
   auto s = source_graph(m);
