@@ -276,9 +276,9 @@ Result<Tensor> slice_batch(const Tensor& t, int64_t begin, int64_t count) {
   return Tensor::from_bytes(t.dtype(), s, t.raw() + row * size_t(begin), row * size_t(count));
 }
 
-// Chunks of a batch, in order, as one tensor along the first dimension.
 Result<Tensor> concat_batch(const std::vector<Tensor>& parts) {
   if (parts.empty()) return error(StatusCode::kInternal, "concat_batch: no parts");
+  if (parts.size() == 1) return parts[0];
   Shape s = parts[0].shape();
   if (s.empty()) return error(StatusCode::kInvalidArgument, "concat_batch: a scalar output");
   std::vector<std::byte> bytes;

@@ -47,6 +47,9 @@ bool is_layout_op(OpKind op);
 
 // Images [begin, begin + count) of a batch (the whole tensor when that is all of it).
 Result<Tensor> slice_batch(const Tensor& t, int64_t begin, int64_t count);
+// Chunks of a batch, in order, as one tensor along the first dimension (their other
+// dimensions and dtype must agree).
+Result<Tensor> concat_batch(const std::vector<Tensor>& parts);
 // A clone whose runtime inputs accept any batch size when the file fixed it (tf2onnx writes
 // batch 1); nullptr when no input needs it.
 Result<std::unique_ptr<Graph>> relaxed_batch(const Graph& g, int64_t batch);

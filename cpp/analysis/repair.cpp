@@ -23,28 +23,6 @@ std::string fmt(double v) {
   return o.str();
 }
 
-// Chunks of a batch, concatenated along the first axis.
-Result<Tensor> concat_rows(const std::vector<Tensor>& parts) {
-  if (parts.empty()) return error(StatusCode::kInternal, "concat_rows: nothing to join");
-  if (parts.size() == 1) return parts[0];
-  Shape shape = parts[0].shape();
-  if (shape.empty()) return error(StatusCode::kInvalidArgument, "an output has no batch axis");
-  std::vector<std::byte> bytes;
-  int64_t rows = 0;
-  for (const Tensor& p : parts) {
-    Shape rest = p.shape();
-    if (p.dtype() != parts[0].dtype() || rest.size() != shape.size() ||
-        !std::equal(rest.begin() + 1, rest.end(), shape.begin() + 1)) {
-      return error(StatusCode::kInvalidArgument, "chunks of one output differ in shape: ",
-                   shape_to_string(parts[0].shape()), " and ", shape_to_string(rest));
-    }
-    rows += rest[0];
-    bytes.insert(bytes.end(), p.raw(), p.raw() + p.byte_size());
-  }
-  shape[0] = rows;
-  return Tensor::from_bytes(parts[0].dtype(), shape, bytes.data(), bytes.size());
-}
-
 std::string score_text(const BatchScore& s) {
   return "output rel. error " + fmt(s.relative) + " (L2 " + fmt(s.l2) + "), " +
          std::to_string(s.disagreeing) + " of " +
@@ -108,7 +86,7 @@ Result<std::vector<Tensor>> run_batch(const Graph& graph, const std::vector<Tens
   }
   std::vector<Tensor> joined;
   for (const std::vector<Tensor>& p : parts) {
-    ASSIGN_OR_RETURN(Tensor t, concat_rows(p));
+    ASSIGN_OR_RETURN(Tensor t, concat_batch(p));
     joined.push_back(std::move(t));
   }
   return joined;
