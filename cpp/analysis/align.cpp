@@ -685,6 +685,7 @@ Result<Alignment> align(const Graph& source, const Graph& target, const AlignOpt
     std::sort(su.begin(), su.end(), by_pos(s));
     std::sort(tu.begin(), tu.end(), by_pos(t));
     std::vector<SignalScores> scores(su.size() * tu.size());
+    auto block_conf = [](const SignalScores& sc) { return combine(sc, 0.5, 0.5, 0, 0.5, 0); };
     auto block_pair = [&](int i, int j) -> double {
       const Unit& a = s.units[size_t(su[size_t(i)])];
       const Unit& b = t.units[size_t(tu[size_t(j)])];
@@ -694,18 +695,12 @@ Result<Alignment> align(const Graph& source, const Graph& target, const AlignOpt
       sc.shape = shape_similarity(a.out()->shape(), b.out()->shape());
       sc.activation = activation_score(s, t, a.out(), b.out());
       scores[size_t(i) * tu.size() + size_t(j)] = sc;
-      const double conf = combine(sc, 0.5, 0.5, 0, 0.5, 0);
+      const double conf = block_conf(sc);
       return conf >= options.min_block_score ? conf : -1.0;
     };
-    std::vector<double> conf(su.size() * tu.size(), -1.0);
-    auto scored = [&](int i, int j) {
-      const double c = block_pair(i, j);
-      conf[size_t(i) * tu.size() + size_t(j)] = c;
-      return c;
-    };
-    for (const auto& [i, j] : monotone_alignment(int(su.size()), int(tu.size()), scored)) {
+    for (const auto& [i, j] : monotone_alignment(int(su.size()), int(tu.size()), block_pair)) {
       const SignalScores& sc = scores[size_t(i) * tu.size() + size_t(j)];
-      add_match(su[size_t(i)], tu[size_t(j)], sc, combine(sc, 0.5, 0.5, 0, 0.5, 0), true);
+      add_match(su[size_t(i)], tu[size_t(j)], sc, block_conf(sc), true);
     }
     // Parallel branches listed in another order leave blocks the order could not place
     // (InceptionV3's pool branch after a concat of another branch): two left over of the same
@@ -730,9 +725,12 @@ Result<Alignment> align(const Graph& source, const Graph& target, const AlignOpt
       for (size_t j = 0; j < tu.size(); ++j) {
         const Unit& a = s.units[size_t(su[i])];
         const Unit& b = t.units[size_t(tu[j])];
-        const double c = conf[i * tu.size() + j];
-        if (a.match >= 0 || b.match >= 0 || c < 0 || a.head->op() != b.head->op()) continue;
-        if (scores[i * tu.size() + j].shape < 1 || !fed_alike(a, b)) continue;
+        const SignalScores& sc = scores[i * tu.size() + j];  // every pair was scored above
+        if (a.match >= 0 || b.match >= 0 || a.head->op() != b.head->op() || sc.shape < 1) {
+          continue;
+        }
+        const double c = block_conf(sc);
+        if (c < options.min_block_score || !fed_alike(a, b)) continue;
         left.emplace_back(c, int(i), int(j));
       }
     }

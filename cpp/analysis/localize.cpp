@@ -358,7 +358,7 @@ int64_t activation_bytes_per_image(const Graph& g, const std::vector<Node*>& ord
 // Runs `a` (on interpreter `ia`) and `b` (on `ib`) at once, each with half of the kernel
 // threads, when there are two or more: the two graphs of a pair are independent, and a kernel
 // scales worse than two runs side by side (only the GEMMs are threaded). Both are waited
-// for; the first failure is returned, an exception of `b` (out of memory) is rethrown here.
+// for; the first failure is returned, an exception of either (out of memory) is rethrown.
 Status side_by_side(Interpreter& ia, Interpreter& ib, const std::function<Status()>& a,
                     const std::function<Status()>& b) {
   const int threads = ia.options().threads;
@@ -378,17 +378,16 @@ Status side_by_side(Interpreter& ia, Interpreter& ib, const std::function<Status
     }
   });
   Status sa;
+  std::exception_ptr thrown_a;
   try {
     sa = a();
   } catch (...) {
-    worker.join();
-    ia.set_threads(threads);
-    ib.set_threads(threads);
-    throw;
+    thrown_a = std::current_exception();
   }
   worker.join();
   ia.set_threads(threads);
   ib.set_threads(threads);
+  if (thrown_a) std::rethrow_exception(thrown_a);
   if (thrown) std::rethrow_exception(thrown);
   return sa.is_ok() ? sb : sa;
 }

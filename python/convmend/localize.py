@@ -187,13 +187,9 @@ def input_contract_stage(source_graph: Any, target_graph: Any, source_contract: 
     adapted = source_for_target(source_contract, target_graph)
     x_src_in_target = adapted.batch(pixels)
     own_batch = target_contract.batch(pixels)
-    try:
-        own_out = run_ir(target_graph, own_batch)
-    except ConvmendError:  # the recorded contract does not even fit the input (its layout)
-        own_out = np.full((len(pixels), 1), np.nan)
-    same_batch = own_batch.shape == x_src_in_target.shape and np.array_equal(
-        own_batch, x_src_in_target)
-    src_pix_out = own_out if same_batch else run_ir(target_graph, x_src_in_target)
+    own_out = _run_own_contract(target_graph, own_batch)
+    src_pix_out = (own_out if _same_batch(own_batch, x_src_in_target)
+                   else run_ir(target_graph, x_src_in_target))
     d_own, d_src = discrepancy(source_out, own_out), discrepancy(source_out, src_pix_out)
     diff = contract_diff(source_contract, target_contract)
     s_layout, t_layout = _layout_of_input(s_in["shape"]), _layout_of_input(t_in["shape"])
@@ -301,6 +297,19 @@ def input_contract_stage(source_graph: Any, target_graph: Any, source_contract: 
                 confidence=0.9 if best.discrepancy <= AGREE_TOLERANCE else 0.7,
                 patch={"kind": "input_transform", "name": best.name, "spec": best.spec}))
     return findings, evidence, own_out, x_src_in_target
+
+
+def _run_own_contract(target_graph: Any, own_batch: np.ndarray) -> np.ndarray:
+    """The target's outputs on the batch its own contract makes; NaN when that batch does not
+    even fit the target's input (the recorded contract has the wrong layout)."""
+    try:
+        return run_ir(target_graph, own_batch)
+    except ConvmendError:
+        return np.full((len(own_batch), 1), np.nan)
+
+
+def _same_batch(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and np.array_equal(a, b)
 
 
 def source_for_target(source_contract: Any, target_graph: Any) -> Any:
@@ -601,13 +610,8 @@ def _outputs_on_all_images(core: dict[str, Any], source_screen: np.ndarray,
     source_out = first(core["source_outputs"])
     fed_source_pixels = first(core["target_outputs"])
     own_batch = target_contract.batch(pixels)
-    if own_batch.shape == x_target.shape and np.array_equal(own_batch, x_target):
-        own_out = fed_source_pixels
-    else:
-        try:
-            own_out = run_ir(target_graph, own_batch)
-        except ConvmendError:
-            own_out = np.full((len(pixels), 1), np.nan)
+    own_out = (fed_source_pixels if _same_batch(own_batch, x_target)
+               else _run_own_contract(target_graph, own_batch))
     for key, out in (("target_fed_own_contract", own_out),
                      ("target_fed_source_pixels", fed_source_pixels)):
         in_evidence[key] = {"discrepancy": discrepancy(source_out, out),
