@@ -170,3 +170,30 @@ def test_planted_fault_ranks_first_on_the_right_node(pair, code, magnitude):
     assert top["code"] == code, [f["code"] for f in report["findings"][:3]]
     planted = {n["name"] for n in entry["nodes"]}
     assert planted & {n["name"] for n in top["target_nodes"]}
+
+
+@needs_core
+def test_outputs_on_every_image_come_from_the_core_runs(pair):
+    """More images than the input stage decides on: the label table and the input stage's
+    whole-batch measures cover every image, and equal plain IR runs of both models on them."""
+    import numpy as np
+
+    from convmend import images as imgs
+    from convmend import localize
+
+    count = localize.INPUT_STAGE_IMAGES + 4
+    report = localize.localize(pair[0], pair[1], count=count)
+    assert report["input_stage"]["images"] == localize.INPUT_STAGE_IMAGES
+    rows = report["labels"]["images"]
+    assert len(rows) == count
+    pixels = imgs.default_images(count).load_all()
+    source_graph, target_graph, _, target_contract, x_source, source_out = localize.load_pair(
+        pair[0], pair[1], pixels, False, None, None, "test", lambda line: None)
+    target_out = localize.run_ir(target_graph, target_contract.batch(pixels))
+    assert [r["source_top1"] for r in rows] == [int(v) for v in source_out.argmax(1)]
+    assert [r["target_top1"] for r in rows] == [int(v) for v in target_out.argmax(1)]
+    own = report["input_stage"]["target_fed_own_contract"]
+    assert own["discrepancy"] == pytest.approx(localize.discrepancy(source_out, target_out),
+                                               rel=1e-3, abs=1e-7)
+    assert own["disagreeing"] == localize.disagreeing(source_out, target_out)
+    assert np.isfinite(own["discrepancy"])
