@@ -111,6 +111,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--fresh", action="store_true", help="redo finished cells and conversions")
     p.add_argument("--report-only", action="store_true",
                    help="write the reports from finished cells; run nothing")
+    p.add_argument("--with", dest="earlier", nargs="+", default=[], metavar="JSON",
+                   help="earlier matrix.json files whose finished cells (same images and "
+                        "converter versions) stand for cells this machine has not run")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds per conversion step")
     p.add_argument("--memory-gb", type=float, default=10.0, help="address-space cap per step")
 
@@ -188,14 +191,14 @@ def _spec_for(model_input: dict[str, Any], text: str | None) -> Any:
     if text:
         spec = preprocess.parse_spec(text)
         explicit_size = any(t.strip().lower().startswith("size=") for t in text.split(","))
-    size = shape[2] if spec.layout == "nchw" else shape[1]
+    size = shape[spec.layout.index("h")]
     if size > 0 and size != spec.size:
         if explicit_size:  # the user asked for it; adapting silently would hide the mistake
             raise ConvmendError(f"--preprocess size={spec.size} does not fit input "
                                 f"'{model_input['name']}' {shape}, which takes {size}x{size} "
                                 f"images; use size={size} or leave size= out")
         spec = dataclasses.replace(spec, size=size)
-    channels = shape[1] if spec.layout == "nchw" else shape[3]
+    channels = shape[spec.layout.index("c")]
     if channels != 3:
         raise ConvmendError(f"input '{model_input['name']}' has shape {shape}; with layout "
                             f"{spec.layout} that is {channels} channels, not 3 "
@@ -500,7 +503,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     document = matrix.run_matrix(args.models, args.sources, args.targets, args.images,
                                  args.jobs, not args.one_chain, args.timeout, args.memory_gb,
                                  reuse=not args.fresh, log=lambda line: print(line, flush=True),
-                                 cached_only=args.report_only)
+                                 cached_only=args.report_only, earlier=args.earlier)
     paths = matrix.write_reports(document, out_dir)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0

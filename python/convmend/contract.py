@@ -43,19 +43,19 @@ def _dims(shape: Sequence[int | None]) -> tuple[int | None, ...]:
     return tuple(None if d is None or int(d) <= 0 else int(d) for d in shape)
 
 
-def _layout_of(shape: tuple[int | None, ...], fallback: str) -> str:
-    """nchw when the 3-channel axis is axis 1, nhwc when it is the last one; ``fallback``
-    when neither or both are (a dynamic or a 3x3 image)."""
-    first, last = shape[1] == 3, shape[3] == 3
-    if first and not last:
-        return "nchw"
-    if last and not first:
-        return "nhwc"
-    return fallback
+def layout_of(shape: tuple[int | None, ...], fallback: str) -> str:
+    """The layout of a 4-D image input from where its 3-channel axis is: ``fallback`` when
+    that axis is ``fallback``'s channel axis or cannot be told (a dynamic or a 3x3 image),
+    else nchw, nhcw or nhwc for a channel axis 1, 2 or 3 (a shape cannot tell height from
+    width; a converter that swapped them says so through ``fallback``)."""
+    axes = [k for k in (1, 2, 3) if shape[k] == 3]
+    if len(axes) != 1 or fallback.index("c") == axes[0]:
+        return fallback
+    return {1: "nchw", 2: "nhcw", 3: "nhwc"}[axes[0]]
 
 
 def _image_size(shape: tuple[int | None, ...], layout: str) -> int | None:
-    height, width = (shape[2], shape[3]) if layout == "nchw" else (shape[1], shape[2])
+    height, width = shape[layout.index("h")], shape[layout.index("w")]
     if height is not None and width is not None and height != width:
         raise ConvmendError(
             f"input shape {shape} takes {height}x{width} images; convmend's preprocessing "
@@ -107,15 +107,18 @@ class InputContract:
             raise ConvmendError(f"malformed input contract {dict(data)!r}: {exc}") from exc
 
     def for_input(
-        self, input_name: str, input_shape: Sequence[int | None], origin: str
+        self, input_name: str, input_shape: Sequence[int | None], origin: str,
+        layout: str | None = None,
     ) -> InputContract:
         """Same normalization (scale/mean/std/order/resize/crop), layout and size adapted to
-        another model's input (nchw vs nhwc decided from where the 3-channel axis is), what
-        a converter hands on. An unknown (dynamic) image size keeps this contract's size;
-        the crop fraction is kept, so a crop 224 of 256 becomes a crop 299 of 342."""
+        another model's input, what a converter hands on. The layout is decided from where
+        the 3-channel axis is; ``layout`` is what the converter is known to make of this
+        contract's layout and wins where the shape agrees with it. An unknown (dynamic)
+        image size keeps this contract's size; the crop fraction is kept, so a crop 224 of
+        256 becomes a crop 299 of 342."""
         shape = _dims(input_shape)
         _check_image_input(input_name, shape)
-        layout = _layout_of(shape, self.spec.layout)
+        layout = layout_of(shape, layout or self.spec.layout)
         size = _image_size(shape, layout) or self.spec.size
         spec = dataclasses.replace(self.spec, layout=layout, size=size)
         return InputContract(spec, input_name, shape, origin)
@@ -181,7 +184,7 @@ def _override(text: str, input_name: str, shape: tuple[int | None, ...]) -> Inpu
     _check_image_input(input_name, shape)
     spec = parse_spec(text)
     explicit_size = any(t.strip().lower().startswith("size=") for t in text.split(","))
-    channels = shape[1] if spec.layout == "nchw" else shape[3]
+    channels = shape[spec.layout.index("c")]
     if channels is not None and channels != 3:
         raise ConvmendError(
             f"input {input_name!r} has shape {list(shape)}; with layout {spec.layout} that is "

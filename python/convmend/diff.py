@@ -210,3 +210,51 @@ def run_side_cached(path: str | Path, images: ImageSet, cache: str | Path,
              contract=np.array(json.dumps(side.contract.to_dict())), seconds=side.seconds)
     write_bytes_atomically(cache, buffer.getvalue())
     return side
+
+
+def float32_error(path: str | Path, images: ImageSet, cache: str | Path | None = None,
+                  threads: int | None = None) -> float:
+    """How far a model's own float32 run is from exact arithmetic: over the images, the
+    largest output difference between its native runtime and a float64 run of its graph in
+    convmend's interpreter, over the largest exact logit (the diff's relative error). A
+    converted model that differs from its source by a small multiple of this differs by
+    rounding alone."""
+    from convmend import engine
+
+    side = (run_side_cached(path, images, cache, threads=threads) if cache is not None
+            else run_side(path, images, threads=threads, label="source"))
+    exact = engine.Interpreter(engine.load(path), exact=True)
+    items = list(images)
+    worst = 0.0
+    for first in range(0, len(items), BATCH):
+        chunk = items[first:first + BATCH]
+        batch = side.contract.batch([item.load() for item in chunk])
+        out = np.asarray(exact.run([batch])[0], dtype=np.float64).reshape(len(chunk), -1)
+        for native, truth in zip(side.outputs[first:first + len(chunk)], out, strict=True):
+            scale = max(float(np.abs(truth).max()), 1e-30)
+            worst = max(worst, float(np.abs(native - truth).max()) / scale)
+    return worst
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m convmend.diff float32-error MODEL COUNT OUTPUTS_NPZ OUT_JSON``: the
+    matrix measures a source's own rounding error in a process of its own."""
+    from convmend import images
+    from convmend.fileio import write_json
+
+    if len(argv) != 5 or argv[0] != "float32-error":
+        print("usage: python -m convmend.diff float32-error MODEL COUNT OUTPUTS_NPZ OUT_JSON",
+              file=sys.stderr)
+        return 2
+    model, count, cache, out = argv[1], int(argv[2]), argv[3], argv[4]
+    try:
+        error = float32_error(model, images.default_images(count=count), cache, threads=1)
+    except ConvmendError as exc:
+        print(f"convmend: {exc}", file=sys.stderr)
+        return 1
+    write_json(out, {"model": model, "images": count, "float32_error": error})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -106,14 +106,21 @@ def disagreeing(a: np.ndarray, b: np.ndarray) -> int:
 SPEC_FIELDS = ("size", "crop", "method", "antialias", "scale", "mean", "std", "order", "layout")
 
 
-def _layout_of_input(shape: Sequence[int]) -> str:
-    return "nchw" if len(shape) == 4 and shape[1] == 3 and shape[3] != 3 else "nhwc"
+STANDARD_LAYOUTS = ("nchw", "nhwc")
+
+
+def _layout_of_input(shape: Sequence[int], contract: Any) -> str:
+    """The input's layout: what its shape shows, the contract's where the shape agrees."""
+    from convmend.contract import _dims, layout_of
+
+    return layout_of(_dims(shape), contract.spec.layout) if len(shape) == 4 else \
+        contract.spec.layout
 
 
 def _perm(src_layout: str, dst_layout: str) -> list[int]:
-    if src_layout == dst_layout:
-        return [0, 1, 2, 3]
-    return [0, 2, 3, 1] if src_layout == "nchw" else [0, 3, 1, 2]
+    from convmend.preprocess import layout_permutation
+
+    return [int(k) for k in layout_permutation(src_layout, dst_layout)]
 
 
 def contract_diff(source: Any, target: Any) -> dict[str, dict[str, Any]]:
@@ -133,9 +140,10 @@ class Probe:
     spec: str | None = None
 
 
-def _probe_specs(base: Any) -> list[tuple[str, str, Any]]:
-    """(name, description, spec) variants of the source's spec adapted to the target."""
-    from convmend.preprocess import CAFFE_MEAN_BGR, IMAGENET_MEAN, IMAGENET_STD
+def _probe_specs(base: Any, shape: Sequence[int]) -> list[tuple[str, str, Any]]:
+    """(name, description, spec) variants of the source's spec adapted to the target whose
+    input has ``shape``."""
+    from convmend.preprocess import CAFFE_MEAN_BGR, IMAGENET_MEAN, IMAGENET_STD, LAYOUTS
 
     spec = base.spec
     swap = "bgr" if spec.order == "rgb" else "rgb"
@@ -159,6 +167,13 @@ def _probe_specs(base: Any) -> list[tuple[str, str, Any]]:
     if spec.mean is not None or spec.std is not None:
         out.append(("mean/std off", "mean and std not applied",
                     dataclasses.replace(spec, mean=None, std=None)))
+    # Other layouts the input's shape allows: height and width swapped, channels elsewhere.
+    for layout in LAYOUTS:
+        cand = dataclasses.replace(spec, layout=layout)
+        if layout != spec.layout and len(shape) == 4 and all(
+                d is None or d <= 0 or d == want for d, want in zip(shape[1:], cand.input_shape,
+                                                                  strict=True)):
+            out.append((f"layout {layout}", f"images fed as {layout}", cand))
     return out
 
 
@@ -184,7 +199,7 @@ def input_contract_stage(source_graph: Any, target_graph: Any, source_contract: 
     compare on)."""
     t_in = target_graph.inputs()[0]
     s_in = source_graph.inputs()[0]
-    adapted = source_for_target(source_contract, target_graph)
+    adapted = source_for_target(source_contract, target_graph, target_contract)
     x_src_in_target = adapted.batch(pixels)
     own_batch = target_contract.batch(pixels)
     own_out = _run_own_contract(target_graph, own_batch)
@@ -192,7 +207,8 @@ def input_contract_stage(source_graph: Any, target_graph: Any, source_contract: 
                    else run_ir(target_graph, x_src_in_target))
     d_own, d_src = discrepancy(source_out, own_out), discrepancy(source_out, src_pix_out)
     diff = contract_diff(source_contract, target_contract)
-    s_layout, t_layout = _layout_of_input(s_in["shape"]), _layout_of_input(t_in["shape"])
+    s_layout = _layout_of_input(s_in["shape"], source_contract)
+    t_layout = _layout_of_input(t_in["shape"], target_contract)
     evidence: dict[str, Any] = {
         "source_contract": source_contract.to_dict(),
         "target_contract": target_contract.to_dict(),
@@ -207,11 +223,12 @@ def input_contract_stage(source_graph: Any, target_graph: Any, source_contract: 
     first_target = _first_nodes(target_graph)
     first_source = _first_nodes(source_graph)
     # input.layout: the input tensor itself changed layout or size.
-    s_size = s_in["shape"][2] if s_layout == "nchw" else s_in["shape"][1]
-    t_size = t_in["shape"][2] if t_layout == "nchw" else t_in["shape"][1]
+    s_size = s_in["shape"][s_layout.index("h")]
+    t_size = t_in["shape"][t_layout.index("h")]
     layout_changed = s_layout != t_layout or (s_size > 0 and t_size > 0 and s_size != t_size)
     handled = target_contract.spec.layout == t_layout
-    if layout_changed and handled and d_own <= AGREE_TOLERANCE:
+    standard = {s_layout, t_layout} <= set(STANDARD_LAYOUTS)
+    if layout_changed and handled and d_own <= AGREE_TOLERANCE and standard:
         # NCHW -> NHWC that the target's contract feeds and whose outputs agree: what the
         # converter is meant to do, not a fault.
         evidence["layout_change"] = {"source": f"{s_in['shape']} ({s_layout})",
@@ -225,7 +242,12 @@ def input_contract_stage(source_graph: Any, target_graph: Any, source_contract: 
              "target_input": f"{t_in['name']} {t_in['shape']} ({t_layout})",
              "permutation": str(perm),
              "target_contract_layout": target_contract.spec.layout,
-             "note": ("the target's contract feeds the new layout" if handled else
+             "note": ("the target takes its images with height and width swapped or the "
+                      "channels between them: a converter read the source's layout as "
+                      "another (onnx2tf reads every 4-D input as NCHW); its contract feeds "
+                      "that layout, a pipeline made for the source's does not fit"
+                      if handled and not standard else
+                      "the target's contract feeds the new layout" if handled else
                       "the target's contract does not match its input layout")},
             confirmed=d_src <= AGREE_TOLERANCE, before=d_own, after=d_src,
             dis_before=evidence["target_fed_own_contract"]["disagreeing"],
@@ -254,7 +276,7 @@ def input_contract_stage(source_graph: Any, target_graph: Any, source_contract: 
         screen = list(range(min(len(pixels), PROBE_SCREEN_IMAGES)))
         # Each candidate: its probe and the batch it feeds for a list of image indices.
         candidates: list[tuple[Probe, Callable[[list[int]], np.ndarray]]] = []
-        for name, text, spec in _probe_specs(adapted):
+        for name, text, spec in _probe_specs(adapted, t_in["shape"]):
             candidates.append((Probe(name, text, 0.0, 0, spec.to_string()),
                                lambda idx, spec=spec: spec.apply_batch([pixels[i] for i in idx])))
         for name, text, x in _tensor_probes(x_src_in_target, t_in["shape"]):
@@ -281,7 +303,7 @@ def input_contract_stage(source_graph: Any, target_graph: Any, source_contract: 
         if best is not None and best.discrepancy * PROBE_GAIN < d_src and (
                 best.discrepancy <= PROBE_RESTORE
                 or best.discrepancy * PROBE_RESTORE_GAIN < d_src):
-            code = "input.layout" if best.name == "layout reinterpreted" else "input.preprocess"
+            code = "input.layout" if best.name.startswith("layout") else "input.preprocess"
             findings.append(_finding(
                 code, first_target, first_source,
                 {"transformation": best.description,
@@ -312,11 +334,14 @@ def _same_batch(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and np.array_equal(a, b)
 
 
-def source_for_target(source_contract: Any, target_graph: Any) -> Any:
-    """The source's preprocessing, fitted to the target's input (its layout and name)."""
+def source_for_target(source_contract: Any, target_graph: Any,
+                      target_contract: Any = None) -> Any:
+    """The source's preprocessing, fitted to the target's input (its layout and name; the
+    layout of ``target_contract`` where the input's shape agrees with it)."""
     t_in = target_graph.inputs()[0]
-    return source_contract.for_input(t_in["name"], t_in["shape"],
-                                     "source contract adapted to the target input")
+    return source_contract.for_input(
+        t_in["name"], t_in["shape"], "source contract adapted to the target input",
+        layout=target_contract.spec.layout if target_contract is not None else None)
 
 
 def _first_nodes(graph: Any) -> list[dict[str, Any]]:
@@ -554,7 +579,7 @@ def localize(src: str | Path, dst: str | Path, images: Any = None, count: int | 
         source_graph, target_graph, source_contract, target_contract, pixels[:screen],
         source_screen)
     in_evidence["images"] = screen
-    x_target = source_for_target(source_contract, target_graph).batch(pixels)
+    x_target = source_for_target(source_contract, target_graph, target_contract).batch(pixels)
     say("parameter, hyperparameter and graph stages"
         + ("" if core_available() else " (C++ localize not built: alignment and curve only)"))
     core = core_stage(source_graph, target_graph, x_source, x_target, confirm)

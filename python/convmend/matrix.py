@@ -30,6 +30,12 @@ SOURCES = ("torch", "keras", "tf", "tflite")
 TARGETS = registry.FORMATS
 UNIT_VERSION = 1
 DIFF_TIMEOUT = 1800.0
+# A cell is faithful when no image changes its top-1 and the relative logit error is at most
+# the larger of FAITHFUL_ERROR and ROUNDING_FACTOR times the source's own float32 error
+# (measured against a float64 run): source and target each round about that much, and a
+# converter that orders a sum otherwise may double it.
+FAITHFUL_ERROR = 1e-4
+ROUNDING_FACTOR = 4.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,6 +122,44 @@ class _Sources:
                 self._probes[path] = execute.probe_model(path, memory_gb=self.memory_gb)
             return self._probes[path]
 
+    def float32_error(self, path: Path, images: int, outputs: Path) -> float:
+        """The source's own float32 error on the matrix images (``diff.float32_error``),
+        measured once per source file and image count in a process of its own."""
+        with self._model_lock(f"float32 {path}"):
+            sha = execute._source_identity(path)
+            saved = outputs.with_name(f"{sha[:16]}-float32-error-{images}.json")
+            if saved.exists():
+                try:
+                    return float(json.loads(saved.read_text())["float32_error"])
+                except (ValueError, KeyError, TypeError):
+                    pass
+            command = [sys.executable, "-m", "convmend.diff", "float32-error", str(path),
+                       str(images), str(outputs), str(saved)]
+            proc = execute.run_process(command, DIFF_TIMEOUT, self.memory_gb)
+            if proc.returncode == 0 and saved.exists():
+                return float(json.loads(saved.read_text())["float32_error"])
+            lines = [line for line in (proc.stderr or "").splitlines() if line.strip()]
+            raise ConvmendError("measuring the source's float32 error failed: " + (
+                lines[-1] if lines else f"exit {proc.returncode}"))
+
+
+def classify(result: dict[str, Any], lossy: bool, rounding: Any = None) -> None:
+    """Sets ``result["outcome"]`` from its diff. ``rounding()`` gives the source's own float32
+    error; it is asked for only when the cell changes no label and misses FAITHFUL_ERROR."""
+    summary = result["diff"]
+    error, changed = summary["max_relative_error"], summary["disagreeing_images"]
+    bound = FAITHFUL_ERROR
+    if changed == 0 and error > bound and not lossy and rounding is not None:
+        try:
+            own = rounding()
+            result["source_float32_error"] = own
+            bound = max(bound, ROUNDING_FACTOR * own)
+        except ConvmendError as exc:
+            result["bound_error"] = str(exc)
+    result["faithful_bound"] = bound
+    result["outcome"] = "faithful" if changed == 0 and error <= bound else (
+        "declared_lossy" if lossy else "disagrees")
+
 
 def _diff(source: Path, target: Path, images: int, source_outputs: Path, json_out: Path,
           memory_gb: float) -> dict[str, Any]:
@@ -131,39 +175,101 @@ def _diff(source: Path, target: Path, images: int, source_outputs: Path, json_ou
     raise ConvmendError(lines[-1] if lines else f"diff exited {proc.returncode}")
 
 
+class Earlier:
+    """Finished cells of matrix documents written before (``--with``), taken for units that
+    have no record in this machine's cache, so that a table can grow across machines. A cell
+    is taken only when it was made with as many images and with the same converter versions
+    as this installation has; a cell that was not run, or whose model did not take the
+    source's images, is never taken."""
+
+    def __init__(self, paths: Sequence[str | Path] = ()) -> None:
+        self.cells: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        versions = {c.name: c.versions() for c in registry.converters()}
+        for path in paths:
+            try:
+                document = json.loads(Path(path).read_text())
+                cells, made_with = document["cells"], document["converters"]
+                images = document["images"]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise ConvmendError(f"cannot read the matrix document {path}: {exc}") from None
+            then = {c["name"]: c.get("versions") for c in made_with if isinstance(c, dict)}
+            for cell in cells:
+                names = [s.strip() for s in cell.get("chain", "").split(">")]
+                # input_mismatch is redone: its conversions are cached, and the layouts convmend
+                # can feed have grown (onnx2tf's NWCH inputs).
+                if cell.get("outcome") in (None, "not_run", "input_mismatch") or any(
+                        then.get(n) != versions.get(n) for n in names):
+                    continue
+                key = (cell["model"], cell["source"], cell["target"], cell["chain"])
+                self.cells.setdefault(key, dict(cell, images=images, earlier=str(path)))
+
+    def find(self, unit: Unit, images: int, recipe: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The earlier cell of ``unit``, if made from a source built by the same zoo recipe
+        (``recipe``, the zoo record's key: model, recipe number, task, package versions).
+        Cells written before the recipe was recorded are taken on the images and converter
+        versions alone: the zoo's files were not byte-identical across machines then (a
+        temporary name inside each PyTorch archive), so their hashes cannot tell."""
+        cell = self.cells.get((unit.model, unit.source, unit.target,
+                               registry.chain_name(unit.chain)))
+        if cell is None or cell["images"] != images:
+            return None
+        if recipe is not None and cell.get("source_recipe") not in (None, recipe):
+            return None
+        return {k: v for k, v in cell.items() if k != "images"} | {"cached": True}
+
+
+def _recipe(source: Path) -> dict[str, Any] | None:
+    """The zoo record's key of a source model (how it was built), when it has one."""
+    try:
+        return json.loads(Path(str(source) + ".json").read_text()).get("key")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def run_unit(unit: Unit, sources: _Sources, images: int, reuse: bool = True,
-             cached_only: bool = False) -> dict[str, Any]:
+             cached_only: bool = False, earlier: Earlier | None = None) -> dict[str, Any]:
     """Convert through the chain, then diff the result against the source natively.
-    ``cached_only`` reports a unit without a finished record as not run."""
+    ``cached_only`` reports a unit without a finished record as not run; ``earlier`` supplies
+    finished cells of earlier documents for units this cache has no record of."""
     if cached_only:
-        found = _cached_record(unit, images)
+        found = _cached_record(unit, images) or (earlier.find(unit, images, None)
+                                                 if earlier is not None else None)
         return found or {"model": unit.model, "source": unit.source, "target": unit.target,
                          "chain": registry.chain_name(unit.chain), "outcome": "not_run",
                          "steps": []}
     source = sources.path(unit.model, unit.source)
-    source_probe = sources.probe(source)
-    key = _unit_key(unit, execute._source_identity(source), images)
+    source_sha = execute._source_identity(source)
+    key = _unit_key(unit, source_sha, images)
     record = _record_path(key)
     if reuse and record.exists():
         try:
             saved = json.loads(record.read_text())
-            if saved.get("key") == key:
+            if saved.get("key") == key and saved["result"]["outcome"] != "input_mismatch":
                 return dict(saved["result"], cached=True)
-        except ValueError:
+        except (ValueError, KeyError, TypeError):
             pass
+    outputs = record.with_name(f"{unit.model}-{unit.source}-outputs-{images}.npz")
+    if reuse and earlier is not None:
+        taken = earlier.find(unit, images, _recipe(source))
+        if taken is not None:
+            if taken["outcome"] == "disagrees" and "diff" in taken:  # an earlier fixed bound
+                classify(taken, False,
+                         lambda: sources.float32_error(source, images, outputs))
+            return taken
+    source_probe = sources.probe(source)
     start = time.monotonic()
     chain = execute.convert_chain(unit.chain, source, source_probe, sources.timeout,
                                   sources.memory_gb, reuse)
     result: dict[str, Any] = {
         "model": unit.model, "source": unit.source, "target": unit.target,
-        "source_path": str(source), **chain.to_dict(), "outcome": chain.status,
+        "source_path": str(source), "source_recipe": _recipe(source), **chain.to_dict(),
+        "outcome": chain.status,
     }
     final_probe = chain.steps[-1].probe if chain.steps else None
     if chain.status == execute.OK and final_probe and final_probe.get("contract") is None:
         result["outcome"] = "input_mismatch"
         result["error"] = final_probe.get("contract_error")
     elif chain.status == execute.OK and chain.output:
-        outputs = record.with_name(f"{unit.model}-{unit.source}-outputs-{images}.npz")
         diff_json = record.with_suffix(".diff.json")
         try:
             document = _diff(source, Path(chain.output), images, outputs, diff_json,
@@ -171,11 +277,8 @@ def run_unit(unit: Unit, sources: _Sources, images: int, reuse: bool = True,
             result["diff"] = document["summary"]
             result["contracts"] = {"source": document["source"]["contract"],
                                    "target": document["target"]["contract"]}
-            summary = document["summary"]
-            same = summary["disagreeing_images"] == 0 and summary["max_relative_error"] <= 1e-4
-            lossy = any(c.lossy for c in unit.chain)
-            result["outcome"] = "faithful" if same else (
-                "declared_lossy" if lossy else "disagrees")
+            classify(result, any(c.lossy for c in unit.chain),
+                     lambda: sources.float32_error(source, images, outputs))
         except ConvmendError as exc:
             result["outcome"], result["diff_error"] = "run_failed", str(exc)
     result["seconds"] = round(time.monotonic() - start, 1)
@@ -188,17 +291,19 @@ def run_matrix(models: Sequence[str], sources: Sequence[str] = SOURCES,
                targets: Sequence[str] = TARGETS, images: int = 20, jobs: int = 2,
                all_chains: bool = True, timeout: float = execute.DEFAULT_TIMEOUT,
                memory_gb: float = execute.DEFAULT_MEMORY_GB, reuse: bool = True,
-               log: Any = None, cached_only: bool = False) -> dict[str, Any]:
+               log: Any = None, cached_only: bool = False,
+               earlier: Sequence[str | Path] = ()) -> dict[str, Any]:
     from convmend import __version__
 
     units = plan(models, sources, targets, all_chains)
     if not units:
         raise ConvmendError("the matrix is empty: no chain joins the chosen sources and targets")
     shared = _Sources(timeout, memory_gb)
+    taken = Earlier(earlier)
     results: list[dict[str, Any]] = []
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(run_unit, u, shared, images, reuse, cached_only): u
+        futures = {pool.submit(run_unit, u, shared, images, reuse, cached_only, taken): u
                    for u in units}
         for done, future in enumerate(as_completed(futures), 1):
             unit = futures[future]
@@ -222,6 +327,7 @@ def run_matrix(models: Sequence[str], sources: Sequence[str] = SOURCES,
         "models": list(models), "sources": list(sources), "targets": list(targets),
         "converters": [c.to_dict() for c in registry.converters()],
         "seconds": round(time.monotonic() - start, 1),
+        "earlier": [str(p) for p in earlier],
         "cells": results,
     }
 
@@ -230,8 +336,11 @@ def _short(result: dict[str, Any]) -> str:
     outcome = result["outcome"]
     if "diff" in result:
         d = result["diff"]
+        layout = (((result.get("contracts") or {}).get("target") or {}).get("spec") or {}).get(
+            "layout")
+        taken = f", input taken as {layout}" if layout not in (None, "nchw", "nhwc") else ""
         return (f"{outcome}, {d['disagreement_percent']:.0f}% disagree, "
-                f"max |diff| {d['max_abs_diff']:.2g}")
+                f"max |diff| {d['max_abs_diff']:.2g}{taken}")
     failed = result.get("failed_step")
     error = result.get("diff_error") or result.get("error") or next(
         (s.get("error") for s in result.get("steps", []) if s.get("error")), "")

@@ -31,6 +31,17 @@ _METHODS = {
 _DTYPES = ("float32", "float16", "float64", "uint8", "int8")
 
 
+# The batch axis first, then height, width and channels in any order: nchw (PyTorch, ONNX),
+# nhwc (TensorFlow, TFLite, Keras), and the others a converter makes when it mistakes one
+# for the other (onnx2tf reading an NHWC input as NCHW feeds it as nwch).
+LAYOUTS = ("nchw", "nhwc", "nhcw", "nwch", "ncwh", "nwhc")
+
+
+def layout_permutation(source: str, target: str) -> np.ndarray:
+    """The axes ``p`` with ``x.transpose(p)`` in ``target`` layout for ``x`` in ``source``."""
+    return np.asarray([source.index(axis) for axis in target])
+
+
 @dataclass(frozen=True)
 class PreprocessSpec:
     """How a uint8 RGB photo becomes one model input (without the batch axis).
@@ -65,8 +76,9 @@ class PreprocessSpec:
             raise ConvmendError(f"unknown resize method {self.method!r}; use {', '.join(_METHODS)}")
         if self.order not in ("rgb", "bgr"):
             raise ConvmendError(f"channel order must be rgb or bgr, got {self.order!r}")
-        if self.layout not in ("nchw", "nhwc"):
-            raise ConvmendError(f"layout must be nchw or nhwc, got {self.layout!r}")
+        if self.layout not in LAYOUTS:
+            raise ConvmendError(f"layout must be one of {', '.join(LAYOUTS)} (n first, then h, "
+                                f"w and c in the input's order), got {self.layout!r}")
         if self.dtype not in _DTYPES:
             raise ConvmendError(f"dtype must be one of {', '.join(_DTYPES)}, got {self.dtype!r}")
         for label, values in (("mean", self.mean), ("std", self.std)):
@@ -83,7 +95,8 @@ class PreprocessSpec:
     @property
     def input_shape(self) -> tuple[int, int, int]:
         """Shape of one preprocessed image (no batch axis)."""
-        return (3, self.size, self.size) if self.layout == "nchw" else (self.size, self.size, 3)
+        sizes = {"h": self.size, "w": self.size, "c": 3}
+        return tuple(sizes[axis] for axis in self.layout[1:])  # type: ignore[return-value]
 
     def apply(self, image: np.ndarray) -> np.ndarray:
         """uint8 RGB HxWx3 -> one model input, CHW or HWC, in ``dtype``."""
@@ -99,8 +112,8 @@ class PreprocessSpec:
             pixels = pixels - np.asarray(self.mean, np.float64)
         if self.std is not None:
             pixels = pixels / np.asarray(self.std, np.float64)
-        if self.layout == "nchw":
-            pixels = pixels.transpose(2, 0, 1)
+        if self.layout != "nhwc":
+            pixels = pixels.transpose(layout_permutation("nhwc", self.layout)[1:] - 1)
         if np.issubdtype(np.dtype(self.dtype), np.integer):
             info = np.iinfo(self.dtype)
             pixels = np.clip(np.round(pixels), info.min, info.max)

@@ -47,7 +47,7 @@ INPUT_FIXES = ("emit", "bake")
 
 
 def _channel_axis(layout: str) -> int:
-    return 1 if layout == "nchw" else 3
+    return layout.index("c")
 
 
 def fit_input_transform(own: np.ndarray, wanted: np.ndarray,
@@ -128,8 +128,10 @@ def _input_repair(finding: dict[str, Any], source_contract: Any, target_contract
     if patch.get("kind") in ("preprocess", "input_transform") and patch.get("spec"):
         spec = parse_spec(patch["spec"])
     elif patch.get("kind") == "transpose_input":
-        # The contract adapted to the target's input already feeds the new layout.
-        spec = source_contract.for_input(t_in["name"], t_in["shape"], "adapted").spec
+        # The contract adapted to the target's input already feeds the new layout (the
+        # target's own contract's layout where its input's shape agrees with it).
+        spec = source_contract.for_input(t_in["name"], t_in["shape"], "adapted",
+                                         layout=target_contract.spec.layout).spec
     if spec is None:
         step["reason"] = "no preprocessing or layout restores agreement; not repairable here"
         return step, target_contract, target_graph

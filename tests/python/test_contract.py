@@ -72,6 +72,20 @@ def test_for_input_adapts_layout_and_size_and_keeps_normalization() -> None:
         TORCHVISION.for_input("x", (1, 3, 224, 160), "o")
 
 
+def test_a_converter_that_swaps_height_and_width_hands_on_its_layout() -> None:
+    """An input [1, 224, 3, 224] has its channels in the middle; the shape alone cannot tell
+    height from width (nhcw is the guess), the converter's own layout (onnx2tf makes nwch of
+    an NHWC input) wins where it agrees with the shape, and loses where it does not."""
+    keras = preset_contract("keras-tf")
+    assert keras.for_input("x", [1, 224, 3, 224], "guessed").spec.layout == "nhcw"
+    handed = keras.for_input("x", [1, 224, 3, 224], "onnx2tf", layout="nwch")
+    assert handed.spec.layout == "nwch" and handed.spec.size == 224
+    assert handed.batch([np.zeros((50, 60, 3), np.uint8)]).shape == (1, 224, 3, 224)
+    assert keras.for_input("x", [1, 3, 224, 224], "o", layout="nwch").spec.layout == "nchw"
+    with pytest.raises(ConvmendError, match="square"):
+        keras.for_input("x", [1, 224, 3, 160], "o", layout="nwch")
+
+
 def preset_contract(name: str) -> InputContract:
     spec = preset(name)
     return InputContract(spec, "x", (1, *spec.input_shape), f"zoo: {name}")

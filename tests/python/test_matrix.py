@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +71,63 @@ def test_reports_render_every_cell(document: dict) -> None:
     for cell in document["cells"]:
         assert cell["chain"] in text
     assert "| **torch** |" in text and "<table>" in matrix.to_html(document)
+
+
+def test_report_grows_from_an_earlier_document(document: dict, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache that holds nothing reports the finished cells of an earlier matrix.json
+    (`--with`), except one whose converter versions differ from this installation's."""
+    earlier = json.loads(json.dumps(document))
+    stale = next(c for c in earlier["cells"] if c["outcome"] == "faithful")
+    changed = stale["chain"].split(" > ")[0]
+    for converter in earlier["converters"]:
+        if converter["name"] == changed:
+            converter["versions"] = {"somepackage": "0.0.1"}
+    path = tmp_path / "earlier.json"
+    path.write_text(json.dumps(earlier))
+    monkeypatch.setenv("CONVMEND_CACHE", str(tmp_path / "empty-cache"))
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "convmend.cli", "matrix", "--models", "mobilenet_v2",
+         "--images", str(IMAGES), "--one-chain", "--report-only", "--with", str(path),
+         "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    grown = {(c["source"], c["target"]): c for c in json.loads(
+        (out / "matrix.json").read_text())["cells"]}
+    uses_changed = {(c["source"], c["target"]) for c in document["cells"]
+                    if changed in c["chain"].split(" > ")}
+    for cell in document["cells"]:
+        mine = grown[(cell["source"], cell["target"])]
+        if (cell["source"], cell["target"]) in uses_changed:
+            assert mine["outcome"] == "not_run", mine
+        else:
+            assert mine["outcome"] == cell["outcome"] and mine["earlier"] == str(path)
+            assert mine.get("diff") == cell.get("diff")
+    # the same document asked for with other image counts stands for nothing
+    proc = subprocess.run(
+        [sys.executable, "-m", "convmend.cli", "matrix", "--models", "mobilenet_v2",
+         "--images", str(IMAGES + 1), "--one-chain", "--report-only", "--with", str(path),
+         "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert {c["outcome"] for c in json.loads((out / "matrix.json").read_text())["cells"]} == {
+        "not_run"}
+
+
+def test_onnx2tf_reading_an_nhwc_input_as_nchw_is_fed_and_localized(document: dict) -> None:
+    """TFLite -> tf2onnx -> onnx2tf: the ONNX model takes NHWC, onnx2tf reads its input as
+    NCHW and makes it [1, 224, 3, 224] (height and width swapped, channels between them).
+    The converted model is fed in that layout, agrees with its source, and localization
+    names the input layout, with the permutation from the source's input."""
+    from convmend.localize import localize
+
+    cell = _cell(document, "tflite", "keras")
+    assert cell["chain"].endswith("onnx2tf.keras"), cell["chain"]
+    assert cell["outcome"] == "faithful", cell
+    assert cell["contracts"]["target"]["spec"]["layout"] == "nwch"
+    assert cell["contracts"]["target"]["input_shape"][1:] == [224, 3, 224]
+    report = localize(cell["source_path"], cell["output"], count=IMAGES)
+    first = report["findings"][0]
+    assert first["code"] == "input.layout" and first["confirmed"], first
+    assert first["patch"]["permutation"] == [0, 2, 3, 1]
+    assert report["labels"]["summary"]["ir_disagreeing"] == 0

@@ -134,3 +134,25 @@ def test_wrong_pixels_are_rejected() -> None:
         preset("torchvision").apply(np.zeros((4, 4, 3), np.float32))
     with pytest.raises(ConvmendError, match="unknown preprocess keys"):
         PreprocessSpec.from_dict({"size": 3, "colour": "x"})
+
+
+@pytest.mark.parametrize("layout", ["nchw", "nhcw", "nwch", "ncwh", "nwhc"])
+def test_every_layout_is_the_nhwc_image_with_its_axes_permuted(layout: str) -> None:
+    """Height, width and channels in the order the layout names (nwch: what onnx2tf makes
+    of an NHWC input it reads as NCHW)."""
+    rng = np.random.default_rng(7)
+    image = rng.integers(0, 256, (120, 90, 3), dtype=np.uint8)
+    base = preset("keras-torch")  # nhwc, non-trivial mean and std
+    spec = parse_spec(base.to_string().replace("layout=nhwc", f"layout={layout}"))
+    hwc = base.apply(image)
+    want = hwc.transpose(["hwc".index(axis) for axis in layout[1:]])
+    got = spec.apply(image)
+    assert got.shape == spec.input_shape == want.shape
+    np.testing.assert_array_equal(got, want)
+    assert PreprocessSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_a_layout_without_the_batch_axis_first_is_refused() -> None:
+    for bad in ("hwcn", "nhw", "nhhw"):
+        with pytest.raises(ConvmendError, match="layout must be one of"):
+            parse_spec(f"layout={bad}")

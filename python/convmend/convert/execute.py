@@ -28,7 +28,7 @@ from typing import Any
 from convmend.convert.check import RESULT_PREFIX, model_format
 from convmend.convert.registry import SUFFIX, Converter, chain_name
 from convmend.errors import ConvmendError
-from convmend.fileio import sha256_of
+from convmend.fileio import sha256_of, write_json
 
 RECORD_VERSION = 2
 DEFAULT_TIMEOUT = 1800.0
@@ -277,13 +277,42 @@ def convert_step(
                 record = {}
             if (record.get("key") == key and _reusable(record, timeout, memory_gb)
                     and (record["result"]["status"] != OK or out.exists())):
-                return dataclasses.replace(StepResult.from_dict(record["result"]), cached=True)
+                step = StepResult.from_dict(record["result"])
+                if step.probe and step.probe.get("contract") is None:
+                    # Recorded before convmend knew this input's layout: hand it on again.
+                    _hand_on(converter, source_probe, out, step.probe)
+                    record["result"] = step.to_dict()
+                    write_json(record_path, record)
+                return dataclasses.replace(step, cached=True)
         result = _run_step(converter, src, source_probe, out, timeout, memory_gb)
         record_path.with_suffix(".tmp").write_text(
             json.dumps({"key": key, "limits": {"timeout": timeout, "memory_gb": memory_gb},
                         "result": result.to_dict()}, indent=2) + "\n")
         os.replace(record_path.with_suffix(".tmp"), record_path)
     return result
+
+
+def _hand_on(converter: Converter, source_probe: dict[str, Any], out: Path,
+             probe: dict[str, Any]) -> None:
+    """The source's input contract adapted to the converted model's input (the layout the
+    converter is known to make of it, else the one its input shape shows), written beside
+    the model and into ``probe``; ``probe["contract"]`` is None, with the reason, when the
+    source's photos cannot be fed to that input."""
+    from convmend import contract as contracts
+
+    first = probe["inputs"][0]
+    try:
+        source_contract = contracts.InputContract.from_dict(source_probe["contract"])
+        handed = source_contract.for_input(
+            first["name"], first["shape"], origin=f"handed on by {converter.name}",
+            layout=converter.handed_layout(source_contract.spec.layout))
+    except (ConvmendError, TypeError) as exc:
+        probe["contract"] = None
+        probe["contract_error"] = (f"input {first['name']} {first['shape']} does not take "
+                                   f"the source's images: {exc}")
+        return
+    contracts.write_contract(out, handed)
+    probe["contract"], probe["contract_error"] = handed.to_dict(), None
 
 
 def _static(shape: Sequence[int | None]) -> list[int]:
@@ -294,7 +323,6 @@ def _static(shape: Sequence[int | None]) -> list[int]:
 
 def _run_step(converter: Converter, src: Path, source_probe: dict[str, Any], out: Path,
               timeout: float, memory_gb: float) -> StepResult:
-    from convmend import contract as contracts
 
     log = out.with_name(out.name + ".log")
     tmp = out.with_name(f".{out.stem}.tmp-{uuid.uuid4().hex[:8]}{out.suffix}")
@@ -326,20 +354,7 @@ def _run_step(converter: Converter, src: Path, source_probe: dict[str, Any], out
             step.status, step.error = "load_failed", str(exc)
             return step
         step.output, step.probe = str(out), probe
-        first = probe["inputs"][0]
-        try:
-            source_contract = contracts.InputContract.from_dict(source_probe["contract"])
-            handed = source_contract.for_input(first["name"], first["shape"],
-                                               origin=f"handed on by {converter.name}")
-        except (ConvmendError, TypeError) as exc:
-            # It loads and runs, but the source's photos cannot be fed to its input as they
-            # are (onnx2tf reading an NHWC input as NCHW makes [1, 224, 3, 224]).
-            probe["contract"] = None
-            probe["contract_error"] = (f"input {first['name']} {first['shape']} does not take "
-                                       f"the source's images: {exc}")
-            return step
-        contracts.write_contract(out, handed)
-        probe["contract"] = handed.to_dict()
+        _hand_on(converter, source_probe, out, probe)
         return step
     finally:
         _remove(tmp)

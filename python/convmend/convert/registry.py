@@ -28,6 +28,9 @@ REPO_ROOT = TASK_DIR.parents[2]
 SIDE_ENV_ROOT = REPO_ROOT / ".venv-converters"
 
 
+ONNX2TF_INPUT = (0, 2, 3, 1)
+
+
 @dataclasses.dataclass(frozen=True)
 class Converter:
     name: str
@@ -41,6 +44,15 @@ class Converter:
     lossy: str | None = None  # why the output is lossy by declaration (quantization, ...)
     variant: bool = False  # an alternative setting: used alone or as a chain's last step
     description: str = ""
+    # How the converter permutes a 4-D image input's axes whatever its layout: onnx2tf reads
+    # every 4-D ONNX input as NCHW and makes it NHWC, so an NHWC input comes out as NWCH.
+    input_permutation: tuple[int, ...] | None = None
+
+    def handed_layout(self, layout: str) -> str | None:
+        """The input layout this converter makes of a source input in ``layout``."""
+        if self.input_permutation is None or len(layout) != len(self.input_permutation):
+            return None
+        return "".join(layout[k] for k in self.input_permutation)
 
     @property
     def option_dict(self) -> dict[str, Any]:
@@ -151,12 +163,14 @@ def _thirdparty() -> list[Converter]:
         Converter("onnx2torch", "onnx", "torch", "thirdparty", "onnx2torch", (),
                   ("onnx2torch", "torch"), description="onnx2torch.convert, saved as torch.export"),
         Converter("onnx2tf.saved_model", "onnx", "tf", "thirdparty", "onnx2tf",
-                  (("output", "saved_model"),), ("onnx2tf",), description="onnx2tf to SavedModel"),
+                  (("output", "saved_model"),), ("onnx2tf",), description="onnx2tf to SavedModel",
+                  input_permutation=ONNX2TF_INPUT),
         Converter("onnx2tf.keras", "onnx", "keras", "thirdparty", "onnx2tf",
-                  (("output", "keras"),), ("onnx2tf",), description="onnx2tf to Keras (.keras)"),
+                  (("output", "keras"),), ("onnx2tf",), description="onnx2tf to Keras (.keras)",
+                  input_permutation=ONNX2TF_INPUT),
         Converter("onnx2tf.tflite", "onnx", "tflite", "thirdparty", "onnx2tf",
                   (("output", "tflite"),), ("onnx2tf",),
-                  description="onnx2tf to TFLite float32"),
+                  description="onnx2tf to TFLite float32", input_permutation=ONNX2TF_INPUT),
         Converter("nobuco", "torch", "keras", "thirdparty", "nobuco", (), ("nobuco", "torch"),
                   description="nobuco.pytorch_to_keras"),
         Converter("litert_torch", "torch", "tflite", "thirdparty", "litert_torch", (),

@@ -43,7 +43,10 @@ def torch_module(job: dict[str, Any]) -> dict[str, Any]:
     from convmend.zoo.torch_models import build_torch_model
 
     model = build_torch_model(job["name"])
-    torch.save(model.state_dict(), job["out"])
+    # Saved through a file object: given a path, torch names the archive's folder after the
+    # (temporary, random) file name, and the zoo would not be byte-identical across builds.
+    with open(job["out"], "wb") as stream:
+        torch.save(model.state_dict(), stream)
     size = input_size(job["name"])
     # What TorchRunner reports for a zoo state dict (it needs the sidecar to open one).
     return {
