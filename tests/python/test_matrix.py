@@ -131,3 +131,46 @@ def test_onnx2tf_reading_an_nhwc_input_as_nchw_is_fed_and_localized(document: di
     assert first["code"] == "input.layout" and first["confirmed"], first
     assert first["patch"]["permutation"] == [0, 2, 3, 1]
     assert report["labels"]["summary"]["ir_disagreeing"] == 0
+
+
+def test_the_faithful_bound_scales_with_the_source_rounding() -> None:
+    from convmend.errors import ConvmendError
+
+    def cell(error: float, changed: int = 0) -> dict:
+        return {"diff": {"max_relative_error": error, "disagreeing_images": changed}}
+
+    asked = []
+
+    def rounding() -> float:
+        asked.append(1)
+        return 4e-5
+
+    within = cell(1.5e-4)
+    matrix.classify(within, False, rounding)
+    assert within["outcome"] == "faithful" and within["faithful_bound"] == pytest.approx(1.6e-4)
+    beyond = cell(2e-4)
+    matrix.classify(beyond, False, rounding)
+    assert beyond["outcome"] == "disagrees" and beyond["source_float32_error"] == 4e-5
+    asked.clear()
+    for changed, lossy, outcome in ((1, False, "disagrees"), (0, True, "declared_lossy")):
+        other = cell(1.5e-4, changed)
+        matrix.classify(other, lossy, rounding)
+        assert other["outcome"] == outcome and other["faithful_bound"] == 1e-4
+    small = cell(5e-5)
+    matrix.classify(small, False, rounding)
+    assert small["outcome"] == "faithful" and not asked  # measured only when it matters
+
+    def fails() -> float:
+        raise ConvmendError("no frontend")
+
+    failed = cell(1.5e-4)
+    matrix.classify(failed, False, fails)
+    assert failed["outcome"] == "disagrees" and "no frontend" in failed["bound_error"]
+
+
+def test_source_float32_error_is_measured_against_float64(document: dict) -> None:
+    from convmend import diff, images
+
+    source = _cell(document, "torch", "onnx")["source_path"]
+    error = diff.float32_error(source, images.default_images(count=2))
+    assert 0.0 < error < 1e-5  # MobileNetV2 in float32: a few ulps of its logits
