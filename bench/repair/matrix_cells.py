@@ -4,10 +4,12 @@ converted model whose outputs differ from its source beyond float noise (outcome
 `convmend repair`, once as a user would by default (declared-lossy weights are kept, so the
 repair declines) and once with `--restore-precision`; before and after are native (the
 source's framework and the target's runtime, every image). Cells whose converted model does
-not take the source's images (`input_mismatch`) are repaired with `--reconvert`.
+not take the source's images (`input_mismatch`) are repaired with `--reconvert`; cells whose
+converted model agrees only when fed a layout no framework uses (`input_relayout`: onnx2tf's
+NWCH) with `--input-fix bake`.
 
     .venv/bin/python bench/repair/matrix_cells.py [--matrix bench/results/matrix.json]
-        [--count 20]
+        [--count 20] [--models mobilenet_v2 ...] [--kinds disagreeing mismatch relayout]
 
 Results: bench/results/repair.{json,md}.
 """
@@ -28,19 +30,22 @@ from benchdoc import run_header, write_results  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 NOISE = 1e-4  # relative logit error below which a cell agrees (the repair goal)
+KINDS = ("disagreeing", "mismatch", "relayout")
 
 
-def disagreeing_cells(matrix: dict[str, Any]) -> tuple[list[dict], list[dict]]:
-    repairable, mismatched = [], []
+def disagreeing_cells(matrix: dict[str, Any]) -> tuple[list[dict], list[dict], list[dict]]:
+    repairable, mismatched, relayout = [], [], []
     for cell in matrix["cells"]:
         diff = cell.get("diff") or {}
         if cell["outcome"] == "input_mismatch":
             mismatched.append(cell)
+        elif cell["outcome"] == "input_relayout":
+            relayout.append(cell)
         elif cell["outcome"] in ("disagrees", "declared_lossy") or (
                 diff and (diff.get("disagreeing_images", 0) > 0
                           or diff.get("max_relative_error", 0) > 1e-2)):
             repairable.append(cell)
-    return repairable, mismatched
+    return repairable, mismatched, relayout
 
 
 def _native(report: dict[str, Any], key: str) -> dict[str, Any] | None:
@@ -51,18 +56,21 @@ def _native(report: dict[str, Any], key: str) -> dict[str, Any] | None:
 
 
 def repair_cell(cell: dict[str, Any], count: int, restore: bool, tmp: Path,
-                reconvert: bool = False) -> dict[str, Any]:
+                reconvert: bool = False, input_fix: str = "emit") -> dict[str, Any]:
     import shutil
 
     from convmend.errors import ConvmendError
     from convmend.repair import repair
 
     target = Path(cell["output"])
+    if not target.exists():
+        return {"status": "not run", "message": f"the converted model {target} is not on this "
+                                                "machine (run the matrix here first)"}
     out = tmp / f"{cell['model']}-{cell['source']}-{cell['target']}{target.suffix}"
     start = time.perf_counter()
     try:
         report = repair(cell["source_path"], target, out, count=count, restore_precision=restore,
-                        reconvert=reconvert)
+                        reconvert=reconvert, input_fix=input_fix)
     except ConvmendError as exc:
         return {"status": "declined", "message": str(exc)[:400],
                 "seconds": round(time.perf_counter() - start, 1)}
@@ -76,6 +84,7 @@ def repair_cell(cell: dict[str, Any], count: int, restore: bool, tmp: Path,
             "source_accuracy": (report.get("native") or {}).get("source_accuracy"),
             "kept": sorted({s["code"] for s in report["steps"] if s.get("kept")}),
             "written": report["output"].get("written"),
+            "edits": [e for st in report["steps"] if st.get("kept") for e in st.get("edits", [])],
             "target_bytes": target.stat().st_size if target.is_file() else None}
 
 
@@ -118,6 +127,24 @@ def markdown(doc: dict[str, Any]) -> str:
                  else (r.get("message") or r.get("status") or "not run")[:120])
         lines.append(f"| {c['model']} | {c['source']} -> {c['target']} | `{c['chain']}` | "
                      f"{c['reason'][:90]} | {after} | {'; '.join(r.get('written') or [])} |")
+    lines += ["", "## Cells whose converted model takes a layout no framework uses", "",
+              "onnx2tf reads every 4-D ONNX input as NCHW; given the NHWC input tf2onnx and "
+              "onnxmltools write, it makes [1, 224, 3, 224] (NWCH). Fed that way the model "
+              "agrees (`input_relayout`); `convmend repair --input-fix bake` puts a Transpose "
+              "after the input so that it takes the source's NHWC images (ONNX and TFLite; a "
+              "Keras or SavedModel target gets the layout in its contract instead).", "",
+              "| model | source -> target | chain | before: disagree, max rel. err | after "
+              "(native) | edits |", "|---|---|---|---|---|---|"]
+    for c in doc.get("input_relayout", []):
+        r = c.get("bake") or {}
+        b, a = r.get("before") or {}, r.get("after") or {}
+        before = (f"{b.get('disagreeing')}, {b.get('max_relative_error', 0):.3g}"
+                  if b and "error" not in b else "-")
+        after = (f"{a.get('disagreeing')}, {a.get('max_relative_error', 0):.3g} "
+                 f"({r['status']})" if a and "error" not in a
+                 else (r.get("message") or r.get("status") or "not run")[:120])
+        lines.append(f"| {c['model']} | {c['source']} -> {c['target']} | `{c['chain']}` | "
+                     f"{before} | {after} | {'; '.join(r.get('edits') or [])[:160]} |")
     return "\n".join(lines) + "\n"
 
 
@@ -126,9 +153,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--matrix", default=str(RESULTS / "matrix.json"))
     ap.add_argument("--count", type=int, default=20)
     ap.add_argument("--out", default=str(RESULTS / "repair"))
+    ap.add_argument("--models", nargs="+", help="only these models' cells")
+    ap.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS),
+                    help="which cells: disagreeing, mismatch (input_mismatch), relayout")
     args = ap.parse_args(argv)
     matrix = json.loads(Path(args.matrix).read_text())
-    repairable, mismatched = disagreeing_cells(matrix)
+    if args.models:
+        matrix["cells"] = [c for c in matrix["cells"] if c["model"] in args.models]
+    repairable, mismatched, relayout = disagreeing_cells(matrix)
+    repairable = repairable if "disagreeing" in args.kinds else []
+    mismatched = mismatched if "mismatch" in args.kinds else []
+    relayout = relayout if "relayout" in args.kinds else []
     start = time.perf_counter()
     rows = []
     with tempfile.TemporaryDirectory(prefix="convmend-repair-cells-") as tmp:
@@ -149,12 +184,20 @@ def main(argv: list[str] | None = None) -> int:
             mismatch_rows.append(row)
             print(f"input mismatch {cell['model']} {cell['source']}->{cell['target']} "
                   f"{cell['chain']}: --reconvert {row['reconvert']['status']}", flush=True)
+        relayout_rows = []
+        for cell in relayout:
+            row = {key: cell[key] for key in ("model", "source", "target", "chain")}
+            row["bake"] = repair_cell(cell, args.count, False, Path(tmp), input_fix="bake")
+            relayout_rows.append(row)
+            print(f"input relayout {cell['model']} {cell['source']}->{cell['target']} "
+                  f"{cell['chain']}: --input-fix bake {row['bake']['status']}", flush=True)
     doc = {
         **run_header("bench/repair/matrix_cells.py", argv, start, args.count, args.matrix),
         "matrix_cells": len(matrix["cells"]),
         "not_run": sum(c["outcome"] == "not_run" for c in matrix["cells"]),
         "rows": rows,
         "input_mismatch": mismatch_rows,
+        "input_relayout": relayout_rows,
     }
     write_results(args.out, doc, markdown)
     return 0

@@ -393,6 +393,25 @@ PYBIND11_MODULE(_core, m) {
       .def("set_layout", [](PyGraph& g, const std::string& name, const std::string& layout) {
              existing_value(*g.graph, name, "set_layout")->set_layout(parse_layout(layout));
            })
+      .def("set_input_shape", [](PyGraph& g, const std::string& name,
+                                 const std::vector<int64_t>& shape) {
+             Value* v = existing_value(*g.graph, name, "set_input_shape");
+             if (!v->is_graph_input()) {
+               throw std::invalid_argument("set_input_shape: '" + name +
+                                           "' is not a graph input");
+             }
+             for (int64_t d : shape) {
+               if (d < -1) {
+                 throw std::invalid_argument("set_input_shape: dimension " +
+                                             std::to_string(d) + " (use -1 for a dynamic one)");
+               }
+             }
+             v->set_shape(Shape(shape));
+             v->set_dim_names({});
+           },
+           py::arg("name"), py::arg("shape"),
+           "Gives a graph input another shape (-1: dynamic); consumers are not touched: "
+           "insert what maps the new shape to the old one first, then infer_shapes().")
       .def("set_metadata", [](PyGraph& g, const std::string& key, const std::string& value) {
              g.graph->metadata()[key] = value;
            })

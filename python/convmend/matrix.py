@@ -313,7 +313,7 @@ def run_matrix(models: Sequence[str], sources: Sequence[str] = SOURCES,
                 result = {"model": unit.model, "source": unit.source, "target": unit.target,
                           "chain": registry.chain_name(unit.chain), "outcome": "source_failed",
                           "error": str(exc), "steps": []}
-            results.append(result)
+            results.append(relayout(result))
             if log is not None:
                 log(f"[{done}/{len(units)}] {unit.name}: {_short(result)}")
     order = {u.name: k for k, u in enumerate(units)}
@@ -332,12 +332,27 @@ def run_matrix(models: Sequence[str], sources: Sequence[str] = SOURCES,
     }
 
 
+def _target_layout(result: dict[str, Any]) -> str | None:
+    return (((result.get("contracts") or {}).get("target") or {}).get("spec") or {}).get(
+        "layout")
+
+
+def relayout(result: dict[str, Any]) -> dict[str, Any]:
+    """A faithful cell whose converted model takes its images in a layout no framework uses
+    (onnx2tf reading an NHWC input as NCHW makes nwch: height and width swapped, channels
+    between them) is ``input_relayout``: it agrees when fed that way, but a pipeline made for
+    the source, or any framework's, does not fit it."""
+    if result.get("outcome") == "faithful" and _target_layout(result) not in (
+            None, "nchw", "nhwc"):
+        result["outcome"] = "input_relayout"
+    return result
+
+
 def _short(result: dict[str, Any]) -> str:
     outcome = result["outcome"]
     if "diff" in result:
         d = result["diff"]
-        layout = (((result.get("contracts") or {}).get("target") or {}).get("spec") or {}).get(
-            "layout")
+        layout = _target_layout(result)
         taken = f", input taken as {layout}" if layout not in (None, "nchw", "nhwc") else ""
         return (f"{outcome}, {d['disagreement_percent']:.0f}% disagree, "
                 f"max |diff| {d['max_abs_diff']:.2g}{taken}")
@@ -391,6 +406,7 @@ def _fmt(value: Any) -> str:
 
 
 _COLORS = {"faithful": "#d8f0d8", "disagrees": "#f8e0b0", "declared_lossy": "#e8f0c0",
+           "input_relayout": "#f0f0c0",
            "input_mismatch": "#f8d0a0", "converter_error": "#f4c0c0",
            "crash": "#e89090", "timeout": "#e8b0e8", "out_of_memory": "#e8b0e8",
            "load_failed": "#f4c0c0", "run_failed": "#f4c0c0", "unavailable": "#dddddd",

@@ -27,7 +27,7 @@ Report schema: docs/repair.md.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +111,27 @@ def bake_input(graph: Any, order: list[int], scale: np.ndarray, shift: np.ndarra
     return done
 
 
+def bake_transpose(graph: Any, permutation: Sequence[int]) -> list[str]:
+    """Make the graph's image input take the layout it had before ``permutation`` (the
+    target's input is the source's transposed by it): the input gets the source layout's
+    shape and a Transpose by ``permutation`` after it feeds what the input fed."""
+    name = graph.inputs()[0]["name"]
+    shape = list(graph.inputs()[0]["shape"])
+    perm = [int(k) for k in permutation]
+    if sorted(perm) != list(range(len(shape))):
+        raise ConvmendError(f"permutation {perm} does not fit input {name} {shape}")
+    source_shape = [shape[k] for k in np.argsort(perm)]
+    node = "convmend_input/transpose"
+    graph.add_node("Transpose", node, [name], [f"{node}:0"], {"perm": perm}, "convmend", node,
+                   "Transpose")
+    graph.replace_uses(name, f"{node}:0", node)
+    graph.set_input_shape(name, source_shape)
+    graph.infer_shapes()
+    graph.verify()
+    return [f"input {name} now {source_shape}; Transpose {perm} after it gives the "
+            f"{shape} the model was converted with"]
+
+
 def _input_repair(finding: dict[str, Any], source_contract: Any, target_contract: Any,
                   target_graph: Any, pixels: list[np.ndarray], input_fix: str
                   ) -> tuple[dict[str, Any], Any, Any]:
@@ -137,6 +158,17 @@ def _input_repair(finding: dict[str, Any], source_contract: Any, target_contract
         return step, target_contract, target_graph
     emitted = InputContract(spec, t_in["name"], tuple(t_in["shape"]),
                             "convmend repair: the source's preprocessing for this input")
+    if input_fix == "bake" and patch.get("kind") == "transpose_input":
+        graph = target_graph.clone()
+        done = bake_transpose(graph, patch["permutation"])
+        new_in = graph.inputs()[0]
+        baked = source_contract.for_input(new_in["name"], new_in["shape"],
+                                          "convmend repair: the source's layout, baked",
+                                          layout=source_contract.spec.layout)
+        step.update(kept=True, fix="bake", edits=done,
+                    reason="baked into the model's input: it now takes the source's layout "
+                           f"({source_contract.spec.layout})")
+        return step, baked, graph
     if input_fix == "bake" and patch.get("kind") != "transpose_input":
         own = target_contract.batch(pixels[:4])
         wanted = emitted.batch(pixels[:4])
@@ -465,11 +497,17 @@ def _repair_in_ir(src: Path, dst: Path, out: Path, images: Any = None,
                  "disagreeing": disagreeing(source_out, own_out)}
     steps: list[dict[str, Any]] = []
     repaired_contract = target_contract
+    # Baking inserts ops: only the ONNX and TFLite writers write a changed structure.
+    can_bake = fmt in ("onnx", "tflite")
     for finding in sorted(in_findings, key=lambda f: -f.get("confidence", 0)):
         if not finding.get("confirmed"):
             continue
         step, repaired_contract, target_graph = _input_repair(
-            finding, source_contract, repaired_contract, target_graph, pixels, input_fix)
+            finding, source_contract, repaired_contract, target_graph, pixels,
+            input_fix if can_bake else "emit")
+        if input_fix == "bake" and not can_bake:
+            step["note"] = (f"a {fmt} target is written back weight by weight and cannot take "
+                            "inserted input ops; the preprocessing is emitted instead")
         steps.append(step)
         if step.get("kept"):
             break  # one input fix: the contract stage's findings are alternatives

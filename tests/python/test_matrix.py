@@ -40,12 +40,13 @@ def test_every_cell_has_a_recorded_outcome(document: dict) -> None:
                 if s != t and registry.chains(s, t)}
     got = {(c["source"], c["target"]) for c in document["cells"]}
     assert got == expected
-    allowed = {"faithful", "disagrees", "declared_lossy", "input_mismatch", "converter_error",
+    allowed = {"faithful", "disagrees", "declared_lossy", "input_mismatch", "input_relayout",
+               "converter_error",
                "crash", "timeout", "out_of_memory", "no_output", "load_failed", "run_failed",
                "unavailable"}
     for cell in document["cells"]:
         assert cell["outcome"] in allowed, cell
-        if cell["outcome"] in ("faithful", "disagrees"):
+        if cell["outcome"] in ("faithful", "disagrees", "input_relayout"):
             assert cell["diff"]["images"] == IMAGES
 
 
@@ -96,7 +97,7 @@ def test_report_grows_from_an_earlier_document(document: dict, tmp_path: Path,
     grown = {(c["source"], c["target"]): c for c in json.loads(
         (out / "matrix.json").read_text())["cells"]}
     uses_changed = {(c["source"], c["target"]) for c in document["cells"]
-                    if changed in c["chain"].split(" > ")}
+                    if changed in c["chain"].split(" > ") or c["outcome"] == "input_mismatch"}
     for cell in document["cells"]:
         mine = grown[(cell["source"], cell["target"])]
         if (cell["source"], cell["target"]) in uses_changed:
@@ -117,13 +118,14 @@ def test_report_grows_from_an_earlier_document(document: dict, tmp_path: Path,
 def test_onnx2tf_reading_an_nhwc_input_as_nchw_is_fed_and_localized(document: dict) -> None:
     """TFLite -> tf2onnx -> onnx2tf: the ONNX model takes NHWC, onnx2tf reads its input as
     NCHW and makes it [1, 224, 3, 224] (height and width swapped, channels between them).
-    The converted model is fed in that layout, agrees with its source, and localization
-    names the input layout, with the permutation from the source's input."""
+    The converted model is fed in that layout and agrees with its source (the matrix says
+    input_relayout), and localization names the input layout, with the permutation from the
+    source's input."""
     from convmend.localize import localize
 
     cell = _cell(document, "tflite", "keras")
     assert cell["chain"].endswith("onnx2tf.keras"), cell["chain"]
-    assert cell["outcome"] == "faithful", cell
+    assert cell["outcome"] == "input_relayout", cell
     assert cell["contracts"]["target"]["spec"]["layout"] == "nwch"
     assert cell["contracts"]["target"]["input_shape"][1:] == [224, 3, 224]
     report = localize(cell["source_path"], cell["output"], count=IMAGES)
@@ -174,3 +176,28 @@ def test_source_float32_error_is_measured_against_float64(document: dict) -> Non
     source = _cell(document, "torch", "onnx")["source_path"]
     error = diff.float32_error(source, images.default_images(count=2))
     assert 0.0 < error < 1e-5  # MobileNetV2 in float32: a few ulps of its logits
+
+
+def test_the_swapped_input_layout_is_baked_back_into_the_model(document: dict) -> None:
+    """repair --input-fix bake on that model: its input takes the source's NHWC images again
+    and a Transpose after it feeds the layers what they were converted for; same outputs."""
+    import numpy as np
+
+    from convmend import engine, images
+    from convmend.contract import contract_of
+    from convmend.repair import bake_transpose
+
+    cell = _cell(document, "tflite", "keras")
+    graph = engine.load(cell["output"])
+    baked = graph.clone()
+    edits = bake_transpose(baked, [0, 2, 3, 1])
+    assert baked.inputs()[0]["shape"][1:] == [224, 224, 3] and "Transpose" in edits[0]
+    pixels = [item.load() for item in images.default_images(count=2)]
+    own = contract_of(cell["output"]).batch(pixels)
+    nhwc = contract_of(cell["source_path"]).batch(pixels)
+    np.testing.assert_array_equal(own, nhwc.transpose(0, 2, 3, 1))
+    want = engine.Interpreter(graph).run([own[:1]])[0]
+    got = engine.Interpreter(baked).run([nhwc[:1]])[0]
+    np.testing.assert_array_equal(got, want)
+    with pytest.raises(Exception, match="permutation"):
+        bake_transpose(graph.clone(), [0, 1, 2])
