@@ -126,13 +126,10 @@ class _Sources:
         """The source's own float32 error on the matrix images (``diff.float32_error``),
         measured once per source file and image count in a process of its own."""
         with self._model_lock(f"float32 {path}"):
-            sha = execute._source_identity(path)
-            saved = outputs.with_name(f"{sha[:16]}-float32-error-{images}.json")
-            if saved.exists():
-                try:
-                    return float(json.loads(saved.read_text())["float32_error"])
-                except (ValueError, KeyError, TypeError):
-                    pass
+            saved = _float32_error_path(path, images)
+            measured = _measured_float32_error(path, images)
+            if measured is not None:
+                return measured
             command = [sys.executable, "-m", "convmend.diff", "float32-error", str(path),
                        str(images), str(outputs), str(saved)]
             proc = execute.run_process(command, DIFF_TIMEOUT, self.memory_gb)
@@ -141,6 +138,22 @@ class _Sources:
             lines = [line for line in (proc.stderr or "").splitlines() if line.strip()]
             raise ConvmendError("measuring the source's float32 error failed: " + (
                 lines[-1] if lines else f"exit {proc.returncode}"))
+
+
+def _float32_error_path(source: Path, images: int) -> Path:
+    sha = execute._source_identity(source)
+    return execute.cache_root().parent / "matrix" / f"{sha[:16]}-float32-error-{images}.json"
+
+
+def _measured_float32_error(source: Path, images: int) -> float | None:
+    """The source's float32 error on ``images`` images if it was measured on this machine."""
+    if not source.exists():
+        return None
+    try:
+        return float(json.loads(_float32_error_path(source, images).read_text())[
+            "float32_error"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def classify(result: dict[str, Any], lossy: bool, rounding: Any = None) -> None:
@@ -232,8 +245,13 @@ def run_unit(unit: Unit, sources: _Sources, images: int, reuse: bool = True,
     ``cached_only`` reports a unit without a finished record as not run; ``earlier`` supplies
     finished cells of earlier documents for units this cache has no record of."""
     if cached_only:
-        found = _cached_record(unit, images) or (earlier.find(unit, images, None)
-                                                 if earlier is not None else None)
+        found = _cached_record(unit, images)
+        if found is None and earlier is not None:
+            found = earlier.find(unit, images, None)
+            measured = _measured_float32_error(Path(found.get("source_path") or "/nonexistent"),
+                                               images) if found else None
+            if found and found["outcome"] == "disagrees" and "diff" in found and measured:
+                classify(found, False, lambda: measured)  # an earlier fixed bound
         return found or {"model": unit.model, "source": unit.source, "target": unit.target,
                          "chain": registry.chain_name(unit.chain), "outcome": "not_run",
                          "steps": []}
