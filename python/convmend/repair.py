@@ -182,6 +182,13 @@ def _input_repair(finding: dict[str, Any], source_contract: Any, target_contract
             return step, target_contract, graph
         step["note"] = ("the two preprocessings differ in geometry (resize or crop), which "
                         "cannot be baked as a per-channel map; the contract is emitted instead")
+    if spec == target_contract.spec:
+        step["reason"] = (
+            "the target's own contract already feeds it this way; making it take the "
+            "source's layout needs an op at its input (--input-fix bake, ONNX and TFLite)"
+            if patch.get("kind") == "transpose_input" else
+            "the preprocessing that works is the target's own contract; nothing to emit")
+        return step, target_contract, target_graph
     step.update(kept=True, fix="emit", edits=[f"contract: {spec.to_string()}"],
                 reason="the repaired model's sidecar records the preprocessing that works")
     return step, emitted, target_graph
