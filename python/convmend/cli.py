@@ -415,10 +415,18 @@ def cmd_convert(args: argparse.Namespace) -> int:
                             f"({len(attempts)} tried; see the logs above)")
     fileio.copy_model_atomically(Path(winner.output), out)
     final = winner.steps[-1].probe or {}
-    if "contract" in final:
-        contracts.write_contract(out, contracts.InputContract.from_dict(final["contract"]))
-    print(f"wrote {out} ({winner.chain}); input contract: "
-          f"{final.get('contract', {}).get('origin', 'unknown')}")
+    handed = final.get("contract")
+    if handed:
+        contracts.write_contract(out, contracts.InputContract.from_dict(handed))
+        layout = handed["spec"]["layout"]
+        note = "" if layout in ("nchw", "nhwc") else (
+            f"; it takes its images as {layout}, a layout no framework uses (the converter "
+            "read the source's layout as another); `convmend repair --input-fix bake` makes "
+            "an ONNX or TFLite model take the source's again")
+        print(f"wrote {out} ({winner.chain}); input contract: {handed['origin']}{note}")
+    else:
+        print(f"wrote {out} ({winner.chain}); no input contract: "
+              f"{final.get('contract_error') or 'the converter handed on none'}")
     return 0
 
 
