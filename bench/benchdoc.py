@@ -42,3 +42,25 @@ def write_results(out: str | Path, doc: dict[str, Any],
     Path(f"{out}.json").write_text(json.dumps(doc, indent=1) + "\n")
     Path(f"{out}.md").write_text(markdown(doc))
     print(f"written {out}.json/.md")
+
+
+def converted_model(cell: dict[str, Any], memory_gb: float = 16.0) -> str:
+    """The converted model of a matrix cell on this machine: the recorded output when it is
+    here, else the cell's chain run again on the zoo source (conversions are cached, so this
+    costs a conversion once per machine). Raises ConvmendError when it cannot be had."""
+    from convmend.convert import execute, registry
+    from convmend.errors import ConvmendError
+
+    if cell.get("output") and Path(cell["output"]).exists():
+        return str(cell["output"])
+    source = Path(cell["source_path"])
+    if not source.exists():
+        from convmend.zoo import build
+
+        source = build.source_models(cell["model"])[cell["source"]]
+    chain = registry.parse_chain(cell["chain"])
+    probe = execute.probe_model(source, memory_gb=memory_gb)
+    result = execute.convert_chain(chain, source, probe, execute.DEFAULT_TIMEOUT, memory_gb)
+    if result.status != execute.OK or not result.output:
+        raise ConvmendError(f"converting {cell['chain']} again on this machine: {result.status}")
+    return str(result.output)

@@ -4,7 +4,9 @@ Every cell whose converted model loads and takes the source's images is localize
 `convmend.localize.localize(source, converted)`:
 - a *faithful* cell (native outputs within float noise) must produce no finding other than
   `runtime.numeric` or `param.declared_lossy`; anything else is counted as a false positive;
-- a *disagreeing* or *declared-lossy* cell must be localized: its findings are its root causes.
+- a *disagreeing* or *declared-lossy* cell must be localized: its findings are its root causes;
+- an *input_relayout* cell (it agrees fed in a layout no framework uses, onnx2tf's NWCH) must
+  be localized as `input.layout`.
 
     .venv/bin/python bench/localize/matrix_cells.py [--matrix bench/results/matrix.json]
         [--count 8] [--models mobilenet_v2 ...]
@@ -25,11 +27,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
-from benchdoc import run_header, write_results  # noqa: E402
+from benchdoc import converted_model, run_header, write_results  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 EXPECTED_ON_FAITHFUL = {"runtime.numeric", "param.declared_lossy"}
-LOCALIZABLE = {"faithful", "disagrees", "declared_lossy"}
+LOCALIZABLE = {"faithful", "disagrees", "declared_lossy", "input_relayout"}
 
 
 def localize_cell(cell: dict[str, Any], count: int) -> dict[str, Any]:
@@ -38,7 +40,7 @@ def localize_cell(cell: dict[str, Any], count: int) -> dict[str, Any]:
 
     start = time.perf_counter()
     try:
-        report = localize(cell["source_path"], cell["output"], count=count)
+        report = localize(cell["source_path"], converted_model(cell), count=count)
     except ConvmendError as exc:
         return {"status": "error", "message": str(exc)[:300],
                 "seconds": round(time.perf_counter() - start, 1)}
@@ -68,12 +70,17 @@ def markdown(doc: dict[str, Any]) -> str:
     ok = [r for r in faithful if r["localize"]["status"] == "ok"]
     fp_cells = [r for r in ok if unexpected(r)]
     fp = sum(len(unexpected(r)) for r in ok)
+    relayout = [r for r in doc["rows"] if r["outcome"] == "input_relayout"]
+    named = [r for r in relayout if r["localize"]["status"] == "ok" and any(
+        f["code"] == "input.layout" for f in r["localize"]["findings"][:1])]
     lines = ["# Localization of the matrix's real conversions", "",
              f"Command: `{doc['command']}`; {doc['seconds']:.0f} s on {doc['machine']}; "
              f"{doc['images']} images per cell. Matrix: `{doc['matrix']}`.", "",
              f"**Faithful cells:** {len(ok)} localized ({len(faithful) - len(ok)} raised); "
              f"**{fp} false-positive finding(s) in {len(fp_cells)} cell(s)** (anything other "
-             "than runtime.numeric / param.declared_lossy).", ""]
+             "than runtime.numeric / param.declared_lossy).", "",
+             f"**Input relayout cells:** input.layout ranked first in {len(named)} of "
+             f"{len(relayout)}.", ""]
     codes = Counter(f["code"] for r in ok for f in r["localize"]["findings"])
     if codes:
         lines.append("Findings on faithful cells by code: " +
@@ -107,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(RESULTS / "localize_matrix"))
     args = ap.parse_args(argv)
     matrix = json.loads(Path(args.matrix).read_text())
-    cells = [c for c in matrix["cells"] if c["outcome"] in LOCALIZABLE and c.get("output")
+    # A cell converted on another machine is converted again here (benchdoc.converted_model).
+    cells = [c for c in matrix["cells"] if c["outcome"] in LOCALIZABLE and c.get("steps")
              and (args.models is None or c["model"] in args.models)]
     start = time.perf_counter()
     rows = []

@@ -26,7 +26,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
-from benchdoc import run_header, write_results  # noqa: E402
+from benchdoc import converted_model, run_header, write_results  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 NOISE = 1e-4  # relative logit error below which a cell agrees (the repair goal)
@@ -62,10 +62,10 @@ def repair_cell(cell: dict[str, Any], count: int, restore: bool, tmp: Path,
     from convmend.errors import ConvmendError
     from convmend.repair import repair
 
-    target = Path(cell["output"])
-    if not target.exists():
-        return {"status": "not run", "message": f"the converted model {target} is not on this "
-                                                "machine (run the matrix here first)"}
+    try:
+        target = Path(converted_model(cell))
+    except ConvmendError as exc:
+        return {"status": "not run", "message": str(exc)[:400]}
     out = tmp / f"{cell['model']}-{cell['source']}-{cell['target']}{target.suffix}"
     start = time.perf_counter()
     try:
