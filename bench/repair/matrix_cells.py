@@ -85,6 +85,8 @@ def repair_cell(cell: dict[str, Any], count: int, restore: bool, tmp: Path,
             "kept": sorted({s["code"] for s in report["steps"] if s.get("kept")}),
             "written": report["output"].get("written"),
             "edits": [e for st in report["steps"] if st.get("kept") for e in st.get("edits", [])],
+            "declined_steps": [f"{st['code']}: {st['reason']}" for st in report["steps"]
+                               if not st.get("kept") and st.get("reason")][:2],
             "target_bytes": target.stat().st_size if target.is_file() else None}
 
 
@@ -144,7 +146,8 @@ def markdown(doc: dict[str, Any]) -> str:
                  f"({r['status']})" if a and "error" not in a
                  else (r.get("message") or r.get("status") or "not run")[:120])
         lines.append(f"| {c['model']} | {c['source']} -> {c['target']} | `{c['chain']}` | "
-                     f"{before} | {after} | {'; '.join(r.get('edits') or [])[:160]} |")
+                     f"{before} | {after} | "
+                     f"{'; '.join(r.get('edits') or r.get('declined_steps') or [])[:200]} |")
     return "\n".join(lines) + "\n"
 
 

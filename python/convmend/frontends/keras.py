@@ -1480,6 +1480,8 @@ _TF_FUNCTIONS: dict[str, Callable[..., None]] = {
     "concat": _tf_concat, "cast": _tf_cast, "linalg.matmul": _tf_matmul,
     "nn.max_pool2d": _tf_pool("MaxPool"), "nn.avg_pool2d": _tf_pool("AveragePool"),
     "nn.max_pool": _tf_pool("MaxPool"), "nn.avg_pool": _tf_pool("AveragePool"),
+    "compat.v1.nn.max_pool": _tf_pool("MaxPool"),
+    "compat.v1.nn.avg_pool": _tf_pool("AveragePool"),
     "nn.bias_add": _tf_bias_add,
     "compat.v1.shape": _tf_shape, "shape": _tf_shape, "__operators__.getitem": _tf_getitem,
     "clip_by_value": _tf_clip, "compat.v1.clip_by_value": _tf_clip,
