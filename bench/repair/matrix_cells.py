@@ -114,10 +114,10 @@ def markdown(doc: dict[str, Any]) -> str:
                      f"{r['outcome']} | {before} | {default} | {after} | "
                      f"{', '.join(r['restore'].get('kept', []))} |")
     lines += ["", "## Cells whose converted model does not take the source's images", "",
-              "The target's input is neither the source's layout nor its transpose (onnx2tf "
-              "reading an NHWC ONNX model as NCHW gives [1, 224, 3, 224]): convmend's input "
-              "contracts cannot feed it, so the IR repair cannot start. `convmend repair "
-              "--reconvert` converts the source again through the registered chains of the "
+              "The converted model's input takes no layout convmend can derive from the source's "
+              "(a non-square input, or a shape no permutation of the source's fits): the IR "
+              "repair cannot start. `convmend repair --reconvert` converts the source again "
+              "through the registered chains of the "
               "cell and writes the first output that agrees natively (converter.choice).", "",
               "| model | source -> target | chain | why it cannot be fed | "
               "repair --reconvert: after (native) | written |", "|---|---|---|---|---|---|"]
