@@ -243,7 +243,13 @@ def test_dynamic_int8_tflite_is_lossy_but_close(keras_inputs) -> None:
         keras_inputs
     )
     gap = float(np.abs(quant - exact).max()) / float(np.abs(exact).max())
-    assert 0 < gap < 0.3  # measured 0.11 of the largest logit
+    # Lossy far beyond float32 rounding (1e-6), yet the same model: measured 0.11 to 0.30 of
+    # the largest logit, logits at cosine 0.89 to 0.96 (the seeded model's calibration is
+    # not bit-identical across CPUs, and int8 rounding amplifies that).
+    assert 1e-3 < gap < 0.5
+    cosines = np.sum(quant * exact, axis=1) / (
+        np.linalg.norm(quant, axis=1) * np.linalg.norm(exact, axis=1))
+    assert np.all(cosines > 0.8), cosines
 
 
 @slow
