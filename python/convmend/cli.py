@@ -365,7 +365,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     from convmend import contract as contracts
-    from convmend import fileio
+    from convmend import fileio, preprocess
     from convmend.convert import execute, registry
     from convmend.convert.check import model_format
 
@@ -419,7 +419,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if handed:
         contracts.write_contract(out, contracts.InputContract.from_dict(handed))
         layout = handed["spec"]["layout"]
-        note = "" if layout in ("nchw", "nhwc") else (
+        note = "" if layout in preprocess.STANDARD_LAYOUTS else (
             f"; it takes its images as {layout}, a layout no framework uses (the converter "
             "read the source's layout as another); `convmend repair --input-fix bake` makes "
             "an ONNX or TFLite model take the source's again")

@@ -43,11 +43,12 @@ def _dims(shape: Sequence[int | None]) -> tuple[int | None, ...]:
     return tuple(None if d is None or int(d) <= 0 else int(d) for d in shape)
 
 
-def layout_of(shape: tuple[int | None, ...], fallback: str) -> str:
+def layout_of(shape: Sequence[int | None], fallback: str) -> str:
     """The layout of a 4-D image input from where its 3-channel axis is: ``fallback`` when
     that axis is ``fallback``'s channel axis or cannot be told (a dynamic or a 3x3 image),
     else nchw, nhcw or nhwc for a channel axis 1, 2 or 3 (a shape cannot tell height from
     width; a converter that swapped them says so through ``fallback``)."""
+    shape = _dims(shape)
     axes = [k for k in (1, 2, 3) if shape[k] == 3]
     if len(axes) != 1 or fallback.index("c") == axes[0]:
         return fallback

@@ -106,15 +106,11 @@ def disagreeing(a: np.ndarray, b: np.ndarray) -> int:
 SPEC_FIELDS = ("size", "crop", "method", "antialias", "scale", "mean", "std", "order", "layout")
 
 
-STANDARD_LAYOUTS = ("nchw", "nhwc")
-
-
 def _layout_of_input(shape: Sequence[int], contract: Any) -> str:
     """The input's layout: what its shape shows, the contract's where the shape agrees."""
-    from convmend.contract import _dims, layout_of
+    from convmend.contract import layout_of
 
-    return layout_of(_dims(shape), contract.spec.layout) if len(shape) == 4 else \
-        contract.spec.layout
+    return layout_of(shape, contract.spec.layout) if len(shape) == 4 else contract.spec.layout
 
 
 def _perm(src_layout: str, dst_layout: str) -> list[int]:
@@ -227,6 +223,8 @@ def input_contract_stage(source_graph: Any, target_graph: Any, source_contract: 
     t_size = t_in["shape"][t_layout.index("h")]
     layout_changed = s_layout != t_layout or (s_size > 0 and t_size > 0 and s_size != t_size)
     handled = target_contract.spec.layout == t_layout
+    from convmend.preprocess import STANDARD_LAYOUTS
+
     standard = {s_layout, t_layout} <= set(STANDARD_LAYOUTS)
     if layout_changed and handled and standard and (d_own <= AGREE_TOLERANCE or (
             s_size == t_size and _same_batch(own_batch, x_src_in_target))):

@@ -127,14 +127,15 @@ class _Sources:
         measured once per source file and image count in a process of its own."""
         with self._model_lock(f"float32 {path}"):
             saved = _float32_error_path(path, images)
-            measured = _measured_float32_error(path, images)
+            measured = _read_float32_error(saved)
             if measured is not None:
                 return measured
             command = [sys.executable, "-m", "convmend.diff", "float32-error", str(path),
                        str(images), str(outputs), str(saved)]
             proc = execute.run_process(command, DIFF_TIMEOUT, self.memory_gb)
-            if proc.returncode == 0 and saved.exists():
-                return float(json.loads(saved.read_text())["float32_error"])
+            measured = _read_float32_error(saved) if proc.returncode == 0 else None
+            if measured is not None:
+                return measured
             lines = [line for line in (proc.stderr or "").splitlines() if line.strip()]
             raise ConvmendError("measuring the source's float32 error failed: " + (
                 lines[-1] if lines else f"exit {proc.returncode}"))
@@ -145,15 +146,20 @@ def _float32_error_path(source: Path, images: int) -> Path:
     return execute.cache_root().parent / "matrix" / f"{sha[:16]}-float32-error-{images}.json"
 
 
-def _measured_float32_error(source: Path, images: int) -> float | None:
-    """The source's float32 error on ``images`` images if it was measured on this machine."""
-    if not source.exists():
-        return None
+def _read_float32_error(saved: Path) -> float | None:
+    """A float32 error measured before (``python -m convmend.diff float32-error``)."""
     try:
-        return float(json.loads(_float32_error_path(source, images).read_text())[
-            "float32_error"])
+        return float(json.loads(saved.read_text())["float32_error"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _reclassify_earlier(cell: dict[str, Any], rounding: Any) -> dict[str, Any]:
+    """An earlier cell that missed the fixed bound (outcome ``disagrees``, written before the
+    bound scaled with the source's rounding), classified again; other cells as they are."""
+    if cell["outcome"] == "disagrees" and "diff" in cell:
+        classify(cell, False, rounding)
+    return cell
 
 
 def classify(result: dict[str, Any], lossy: bool, rounding: Any = None) -> None:
@@ -248,10 +254,11 @@ def run_unit(unit: Unit, sources: _Sources, images: int, reuse: bool = True,
         found = _cached_record(unit, images)
         if found is None and earlier is not None:
             found = earlier.find(unit, images, None)
-            measured = _measured_float32_error(Path(found.get("source_path") or "/nonexistent"),
-                                               images) if found else None
-            if found and found["outcome"] == "disagrees" and "diff" in found and measured:
-                classify(found, False, lambda: measured)  # an earlier fixed bound
+            where = found.get("source_path") if found else None
+            measured = (_read_float32_error(_float32_error_path(Path(where), images))
+                        if where and Path(where).exists() else None)
+            if found is not None and measured is not None:
+                found = _reclassify_earlier(found, lambda: measured)
         return found or {"model": unit.model, "source": unit.source, "target": unit.target,
                          "chain": registry.chain_name(unit.chain), "outcome": "not_run",
                          "steps": []}
@@ -270,10 +277,8 @@ def run_unit(unit: Unit, sources: _Sources, images: int, reuse: bool = True,
     if reuse and earlier is not None:
         taken = earlier.find(unit, images, _recipe(source))
         if taken is not None:
-            if taken["outcome"] == "disagrees" and "diff" in taken:  # an earlier fixed bound
-                classify(taken, False,
-                         lambda: sources.float32_error(source, images, outputs))
-            return taken
+            return _reclassify_earlier(
+                taken, lambda: sources.float32_error(source, images, outputs))
     source_probe = sources.probe(source)
     start = time.monotonic()
     chain = execute.convert_chain(unit.chain, source, source_probe, sources.timeout,
@@ -350,9 +355,13 @@ def run_matrix(models: Sequence[str], sources: Sequence[str] = SOURCES,
     }
 
 
-def _target_layout(result: dict[str, Any]) -> str | None:
-    return (((result.get("contracts") or {}).get("target") or {}).get("spec") or {}).get(
+def _unusual_layout(result: dict[str, Any]) -> str | None:
+    """The converted model's input layout when it is one no framework uses, else None."""
+    from convmend.preprocess import STANDARD_LAYOUTS
+
+    layout = (((result.get("contracts") or {}).get("target") or {}).get("spec") or {}).get(
         "layout")
+    return None if layout in (None, *STANDARD_LAYOUTS) else layout
 
 
 def relayout(result: dict[str, Any]) -> dict[str, Any]:
@@ -360,8 +369,7 @@ def relayout(result: dict[str, Any]) -> dict[str, Any]:
     (onnx2tf reading an NHWC input as NCHW makes nwch: height and width swapped, channels
     between them) is ``input_relayout``: it agrees when fed that way, but a pipeline made for
     the source, or any framework's, does not fit it."""
-    if result.get("outcome") == "faithful" and _target_layout(result) not in (
-            None, "nchw", "nhwc"):
+    if result.get("outcome") == "faithful" and _unusual_layout(result):
         result["outcome"] = "input_relayout"
     return result
 
@@ -370,8 +378,8 @@ def _short(result: dict[str, Any]) -> str:
     outcome = result["outcome"]
     if "diff" in result:
         d = result["diff"]
-        layout = _target_layout(result)
-        taken = f", input taken as {layout}" if layout not in (None, "nchw", "nhwc") else ""
+        layout = _unusual_layout(result)
+        taken = f", input taken as {layout}" if layout else ""
         return (f"{outcome}, {d['disagreement_percent']:.0f}% disagree, "
                 f"max |diff| {d['max_abs_diff']:.2g}{taken}")
     failed = result.get("failed_step")

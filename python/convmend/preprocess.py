@@ -35,6 +35,7 @@ _DTYPES = ("float32", "float16", "float64", "uint8", "int8")
 # nhwc (TensorFlow, TFLite, Keras), and the others a converter makes when it mistakes one
 # for the other (onnx2tf reading an NHWC input as NCHW feeds it as nwch).
 LAYOUTS = ("nchw", "nhwc", "nhcw", "nwch", "ncwh", "nwhc")
+STANDARD_LAYOUTS = LAYOUTS[:2]  # what frameworks use; the rest only a converter's mistake makes
 
 
 def layout_permutation(source: str, target: str) -> np.ndarray:
