@@ -55,19 +55,23 @@ if __name__ == "__main__":
 '''
 
 
-def tiny_onnx(path: Path) -> Path:
-    """Conv 3->4 (3x3), global average pool, flatten: a real image model, 32x32 NCHW."""
+def tiny_onnx(path: Path, nhwc: bool = False) -> Path:
+    """Conv 3->4 (3x3), global average pool, flatten: a real image model, 32x32 NCHW (or
+    NHWC with a Transpose in front, as tf2onnx writes Keras models)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
     weight = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w")
+    front = [helper.make_node("Transpose", ["input"], ["nchw"], perm=[0, 3, 1, 2])] if nhwc else []
     graph = helper.make_graph(
-        [helper.make_node("Conv", ["input", "w"], ["c"], pads=[1, 1, 1, 1]),
-         helper.make_node("GlobalAveragePool", ["c"], ["g"]),
-         helper.make_node("Flatten", ["g"], ["logits"])],
+        front + [helper.make_node("Conv", ["nchw" if nhwc else "input", "w"], ["c"],
+                                  pads=[1, 1, 1, 1]),
+                 helper.make_node("GlobalAveragePool", ["c"], ["g"]),
+                 helper.make_node("Flatten", ["g"], ["logits"])],
         "tiny",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 32, 32])],
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT,
+                                       [1, 32, 32, 3] if nhwc else [1, 3, 32, 32])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 4])],
         [weight],
     )
@@ -214,6 +218,29 @@ def test_convert_cli_bad_input(tmp_path: Path, case: str) -> None:
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("convmend: error:") and message in lines[0]
+
+
+def test_convert_cli_names_a_swapped_input_layout(tmp_path: Path) -> None:
+    """onnx2tf reads every 4-D ONNX input as NCHW: an NHWC model comes out taking
+    [1, 32, 3, 32] (NWCH). convert hands on a contract in that layout, says so, and the
+    converted model agrees with its source when each is fed by its own contract."""
+    pytest.importorskip("onnx2tf")
+    model = tiny_onnx(tmp_path / "tiny.onnx", nhwc=True)
+    out = tmp_path / "out.tflite"
+    proc = _cli("convert", str(model), "--to", "tflite", "--via", "onnx2tf.tflite",
+                "-o", str(out), "--timeout", "600")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "it takes its images as nwch, a layout no framework uses" in proc.stdout
+    assert "--input-fix bake" in proc.stdout
+    from convmend.contract import contract_of
+
+    contract = contract_of(out)
+    assert contract.spec.layout == "nwch" and list(contract.input_shape) == [1, 32, 3, 32]
+    report = tmp_path / "diff.json"
+    proc = _cli("diff", str(model), str(out), "--count", "4", "--json", str(report))
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(report.read_text())["summary"]
+    assert summary["top1_agreement"] == 1.0 and summary["min_cosine"] > 0.99999, summary
 
 
 # --------------------------------------------------------------------------- diff

@@ -201,3 +201,17 @@ def test_the_swapped_input_layout_is_baked_back_into_the_model(document: dict) -
     np.testing.assert_array_equal(got, want)
     with pytest.raises(Exception, match="permutation"):
         bake_transpose(graph.clone(), [0, 1, 2])
+
+
+def test_earlier_cells_of_a_rebuilt_source_are_taken_on_its_recipe() -> None:
+    """A TFLite source rebuilt on another machine from the same seeded Keras model names
+    another parent hash (Keras writes its save date into the file); the recipe, task and
+    package versions decide whether an earlier cell still holds."""
+    key = {"name": "mobilenet_v2", "recipe": 3, "source": "keras-saved_model",
+           "source_sha256": "739d", "task": "tflite_from_saved_model",
+           "versions": {"keras": "3.15.1", "tensorflow-cpu": "2.21.0"}}
+    assert matrix._same_recipe(key, dict(key, source_sha256="6b87"))
+    assert not matrix._same_recipe(key, dict(key, recipe=4))
+    assert not matrix._same_recipe(key, dict(key, versions={"keras": "3.16.0",
+                                                            "tensorflow-cpu": "2.21.0"}))
+    assert not matrix._same_recipe("garbage", key)
