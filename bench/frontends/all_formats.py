@@ -4,6 +4,11 @@ the output and at every intermediate the native runtime exposes (matched by the 
 frontend gives each node: Keras layer, PyTorch module path, TF node, ONNX/TFLite tensor).
 
     .venv/bin/python bench/frontends/all_formats.py [--images 8] [--models ...] [--matrix]
+        [--cells bench/results/matrix.json] [--no-zoo] [--resume]
+
+--matrix takes the converted models in this machine's conversion cache; --cells takes every
+cell of a matrix document whose model loaded, converting it again here when its output is not
+on this machine; --resume keeps the rows of an earlier run of the same --out.
 
 Writes bench/results/frontends_all.{json,md}.
 """
@@ -15,6 +20,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from convmend import images
 from convmend.contract import contract_of
@@ -65,6 +71,23 @@ def matrix_files(models: list[str]) -> list[tuple[str, Path]]:
     return sorted(found.values())
 
 
+LOADED = ("faithful", "disagrees", "declared_lossy", "input_relayout")
+
+
+def cell_files(document: Path, models: list[str]) -> list[tuple[str, Any]]:
+    """Every cell of a matrix document whose converted model loaded, as (label, a callable
+    giving its path on this machine)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchdoc import converted_model
+
+    found = []
+    for cell in json.loads(document.read_text())["cells"]:
+        if cell["model"] in models and cell["outcome"] in LOADED:
+            label = f"{cell['model']} {cell['source']}->{cell['target']} by {cell['chain']}"
+            found.append((label, lambda cell=cell: Path(converted_model(cell))))
+    return found
+
+
 def check(label: str, path: Path, count: int) -> dict:
     start = time.monotonic()
     contract = contract_of(path)
@@ -112,17 +135,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--models", nargs="+", default=list(build.MODEL_NAMES))
     parser.add_argument("--matrix", action="store_true", help="also every converted model")
+    parser.add_argument("--cells", type=Path,
+                        help="every loaded cell of this matrix document (converted again here "
+                             "when its output is not on this machine)")
     parser.add_argument("--no-zoo", action="store_true", help="only the converted models")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the rows of an earlier run with the same --out")
     parser.add_argument("--out", default=str(RESULTS / "frontends_all"))
     args = parser.parse_args(argv)
-    files = (([] if args.no_zoo else zoo_files(args.models))
-             + (matrix_files(args.models) if args.matrix else []))
+    files: list[tuple[str, Any]] = (([] if args.no_zoo else zoo_files(args.models))
+                                    + (matrix_files(args.models) if args.matrix else [])
+                                    + (cell_files(args.cells, args.models) if args.cells
+                                       else []))
     command = "python bench/frontends/all_formats.py " + " ".join(sys.argv[1:])
     out = Path(args.out)
     out.parent.mkdir(exist_ok=True)
     rows = []
+    if args.resume and Path(str(out) + ".json").exists():
+        planned = {label for label, _ in files}
+        rows = [r for r in json.loads(Path(str(out) + ".json").read_text())["rows"]
+                if r["status"] in ("ok", "refused") and r["model"] in planned]
+    done = {r["model"] for r in rows}
     for label, path in files:
-        row = check(label, path, args.images)
+        if label in done:
+            continue
+        if callable(path):
+            try:
+                path = path()
+            except ConvmendError as exc:
+                row = {"model": label, "path": "", "format": "", "status": "not_converted",
+                       "error": str(exc)}
+                path = None
+        row = check(label, path, args.images) if path is not None else row
         rows.append(row)
         print(f"{label}: {row['status']} " + (
             f"top-1 {row['same_top1']}/{row['images']} out {row['output_relative_error']:.1e} "

@@ -215,3 +215,27 @@ def test_earlier_cells_of_a_rebuilt_source_are_taken_on_its_recipe() -> None:
     assert not matrix._same_recipe(key, dict(key, versions={"keras": "3.16.0",
                                                             "tensorflow-cpu": "2.21.0"}))
     assert not matrix._same_recipe("garbage", key)
+
+
+def test_quantized_nhwc_target_of_an_nchw_source_is_declared_lossy_only(document: dict) -> None:
+    """PyTorch (NCHW) -> nobuco -> dynamic-range int8 TFLite (NHWC): the outputs differ by
+    the quantization, and the input changed layout as the converter meant it to (the
+    target's contract feeds the source's very pixels). Localization names the declared
+    quantization and not the layout."""
+    from convmend.convert import execute
+    from convmend.localize import localize
+
+    cell = _cell(document, "torch", "keras")
+    if cell["chain"] != "nobuco" or cell["outcome"] not in ("faithful", "disagrees"):
+        pytest.skip(f"torch->keras went through {cell['chain']} ({cell['outcome']})")
+    keras_file = Path(cell["output"])
+    chain = registry.parse_chain("tflite_converter.keras.optimize_default")
+    result = execute.convert_chain(chain, keras_file, execute.probe_model(keras_file),
+                                   execute.DEFAULT_TIMEOUT, 8.0)
+    assert result.status == execute.OK, result.to_dict()
+    report = localize(cell["source_path"], result.output, count=IMAGES)
+    codes = [f["code"] for f in report["findings"]]
+    assert "param.declared_lossy" in codes, codes
+    assert set(codes) <= {"param.declared_lossy", "runtime.numeric"}, codes
+    assert report["input_stage"]["layout_change"]["note"].startswith(
+        "handled by the target's contract"), report["input_stage"]
