@@ -215,9 +215,11 @@ class Earlier:
             for cell in cells:
                 names = [s.strip() for s in cell.get("chain", "").split(">")]
                 # input_mismatch is redone: its conversions are cached, and the layouts convmend
-                # can feed have grown (onnx2tf's NWCH inputs).
+                # can feed have grown (onnx2tf's NWCH inputs). A load that ran out of time
+                # says how busy that machine was, not what the converter made.
                 if cell.get("outcome") in (None, "not_run", "input_mismatch") or any(
-                        then.get(n) != versions.get(n) for n in names):
+                        then.get(n) != versions.get(n) for n in names) or \
+                        execute.load_timed_out(cell):
                     continue
                 key = (cell["model"], cell["source"], cell["target"], cell["chain"])
                 self.cells.setdefault(key, dict(cell, images=images, earlier=str(path)))
@@ -281,7 +283,8 @@ def run_unit(unit: Unit, sources: _Sources, images: int, reuse: bool = True,
     if reuse and record.exists():
         try:
             saved = json.loads(record.read_text())
-            if saved.get("key") == key and saved["result"]["outcome"] != "input_mismatch":
+            if (saved.get("key") == key and saved["result"]["outcome"] != "input_mismatch"
+                    and not execute.load_timed_out(saved["result"])):
                 return dict(saved["result"], cached=True)
         except (ValueError, KeyError, TypeError):
             pass

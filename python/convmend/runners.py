@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -359,8 +360,7 @@ class KerasRunner(Runner):
                 raise ConvmendError(f"{path} was written by Keras {legacy}; install tf_keras "
                                     "to run it") from exc
             try:
-                self._model = tf_keras.models.load_model(str(path), compile=False,
-                                                         safe_mode=True)
+                self._model = load_tf_keras(path, safe_mode=True)
             except Exception as exc2:
                 raise ConvmendError(f"tf_keras cannot load {path} (Keras {legacy} file): "
                                     f"{str(exc2).splitlines()[0][:300]}") from exc2
@@ -409,6 +409,29 @@ class KerasRunner(Runner):
         values = self._probe[1](self._ordered(feeds), training=False)  # type: ignore[operator]
         values = values if isinstance(values, (list, tuple)) else [values]
         return {n: np.asarray(v) for n, v in zip(wanted, values, strict=True)}
+
+
+def tf_keras_walks_fast() -> None:
+    """Make tf_keras's ``.keras`` load and save skip a property that only costs time.
+
+    Its state walk (``saving_lib._walk_trackable``) reads every attribute of every layer
+    and of the model, and ``_tracking_metadata`` is a JSON string of the object's whole
+    config: for onnx2tf's files, whose layer configs hold the weights as nested lists, that
+    is seconds to minutes of JSON nobody reads (a string is never a child to restore).
+    Measured on onnx2tf's MobileNetV2 file: load 76.5 s -> 37.1 s, same outputs."""
+    from tf_keras.src.saving import saving_lib
+
+    skip = getattr(saving_lib, "ATTR_SKIPLIST", None)
+    if isinstance(skip, frozenset) and "_tracking_metadata" not in skip:
+        saving_lib.ATTR_SKIPLIST = skip | {"_tracking_metadata"}
+
+
+def load_tf_keras(path: str | Path, **kwargs: Any) -> Any:
+    """``tf_keras.models.load_model(path, compile=False, **kwargs)`` with the fast walk."""
+    import tf_keras
+
+    tf_keras_walks_fast()
+    return tf_keras.models.load_model(str(path), compile=False, **kwargs)
 
 
 def keras2_version(path: str | Path) -> str | None:

@@ -289,3 +289,23 @@ def test_weak_comparison_is_said() -> None:
     assert "saturated to 0/1 on 8 of 8 images" in reason
     soft = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     assert weak_comparison(soft) == []
+
+
+def test_a_load_that_ran_out_of_time_is_redone_with_a_longer_limit() -> None:
+    """A converted model that did not load within the check's time is a limit of the machine,
+    not the converter's outcome: the record is reused only when its load limit was at least
+    this run's (the step's timeout, at least PROBE_TIMEOUT); other failures stand."""
+    step = {"status": "load_failed",
+            "error": "cannot load m.keras: loading timed out after 600s"}
+    old = {"limits": {"timeout": 1800.0, "memory_gb": 16.0}, "result": step}
+    assert execute.load_timed_out(step)
+    assert execute.load_timeout(1800.0) == 1800.0 and execute.load_timeout(5.0) == 600.0
+    assert not execute._reusable(old, 1800.0, 16.0)  # recorded before the limit was kept
+    assert execute._reusable(old, 60.0, 16.0)
+    new = {"limits": dict(old["limits"], load_timeout=1800.0), "result": step}
+    assert execute._reusable(new, 1800.0, 16.0)
+    crashed = {"status": "load_failed", "error": "cannot load m.keras: the runtime crashed"}
+    assert not execute.load_timed_out(crashed)
+    assert execute._reusable({"limits": old["limits"], "result": crashed}, 1800.0, 16.0)
+    cell = {"outcome": "load_failed", "status": "load_failed", "steps": [step]}
+    assert execute.load_timed_out(cell)

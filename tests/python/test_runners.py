@@ -218,6 +218,30 @@ def test_h5_keras_file_opens_in_keras(tmp_path: Path) -> None:
     assert {"flat", "dense"} <= set(runner.intermediate_names())
 
 
+def test_tf_keras_file_with_inline_weights_opens_as_written(tmp_path: Path) -> None:
+    """A Keras 2 file of TFOpLambda layers whose weights are inline constants, as onnx2tf
+    writes: KerasRunner opens it with tf_keras (skipping the config JSON its state walk
+    builds for nothing) and gives the saved model's own outputs and layers."""
+    tf = pytest.importorskip("tensorflow")
+    tfk = pytest.importorskip("tf_keras")
+    from tf_keras.src.saving import saving_lib
+
+    inp = tfk.Input(shape=(6, 6, 2), batch_size=1, name="pixels")
+    x = tf.nn.convolution(inp, filters=RNG.standard_normal((3, 3, 2, 4)).astype(np.float32),
+                          padding="SAME")
+    x = tf.math.add(x, RNG.standard_normal(4).astype(np.float32))
+    model = tfk.Model(inp, tf.math.reduce_mean(tf.nn.relu(x), axis=[1, 2]))
+    path = tmp_path / "o2t_like.keras"
+    model.save(str(path), save_format="keras_v3")
+    runner = open_runner(path)
+    assert isinstance(runner, KerasRunner)
+    assert "_tracking_metadata" in saving_lib.ATTR_SKIPLIST
+    batch = RNG.standard_normal((1, 6, 6, 2)).astype(np.float32)
+    (y,) = runner.run(batch)
+    np.testing.assert_array_equal(y, np.asarray(model(batch)))
+    assert runner.intermediate_names() == [layer.name for layer in model.layers]
+
+
 @pytest.fixture(scope="module")
 def keras_photos() -> np.ndarray:
     from convmend.images import default_images

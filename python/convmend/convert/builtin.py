@@ -41,9 +41,9 @@ def _load_keras(path: str) -> Any:
 
         if keras2_version(path) is None:
             raise
-    import tf_keras
+    from convmend.runners import load_tf_keras
 
-    return tf_keras.models.load_model(path, compile=False)
+    return load_tf_keras(path)
 
 
 def tflite_converter(job: dict[str, Any]) -> dict[str, Any]:

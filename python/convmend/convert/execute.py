@@ -181,10 +181,27 @@ def _signal_name(number: int) -> str:
 _MEMORY_WORDS = ("MemoryError", "bad_alloc", "Cannot allocate memory")
 
 
+def load_timeout(timeout: float) -> float:
+    """Seconds the load check of a step's output gets: the step's own limit, at least
+    PROBE_TIMEOUT (tf_keras takes minutes to rebuild onnx2tf's large Keras files)."""
+    return max(PROBE_TIMEOUT, timeout)
+
+
+def load_timed_out(result: dict[str, Any]) -> bool:
+    """Whether a recorded step or cell failed because loading its output ran out of time
+    (a limit of the machine's speed, not the converter's outcome)."""
+    errors = [result.get("error")] + [s.get("error") for s in result.get("steps", [])
+                                      if isinstance(s, dict)]
+    return result.get("status", result.get("outcome")) == "load_failed" and any(
+        "loading timed out" in (e or "") for e in errors)
+
+
 def _reusable(record: dict[str, Any], timeout: float, memory_gb: float) -> bool:
     """A recorded outcome stands unless it was a limit that this run raises."""
     limits = record.get("limits", {})
     status = record["result"]["status"]
+    if load_timed_out(record["result"]):
+        return limits.get("load_timeout", PROBE_TIMEOUT) >= load_timeout(timeout)
     if status == "out_of_memory":  # the machine's OOM killer (SIGKILL) is not the step's cap
         return (limits.get("memory_gb", 0) >= memory_gb
                 and "SIGKILL" not in (record["result"].get("error") or ""))
@@ -286,7 +303,8 @@ def convert_step(
                 return dataclasses.replace(step, cached=True)
         result = _run_step(converter, src, source_probe, out, timeout, memory_gb)
         record_path.with_suffix(".tmp").write_text(
-            json.dumps({"key": key, "limits": {"timeout": timeout, "memory_gb": memory_gb},
+            json.dumps({"key": key, "limits": {"timeout": timeout, "memory_gb": memory_gb,
+                                               "load_timeout": load_timeout(timeout)},
                         "result": result.to_dict()}, indent=2) + "\n")
         os.replace(record_path.with_suffix(".tmp"), record_path)
     return result
@@ -349,7 +367,7 @@ def _run_step(converter: Converter, src: Path, source_probe: dict[str, Any], out
             return step
         os.replace(tmp, out)
         try:
-            probe = probe_model(out, memory_gb=memory_gb)
+            probe = probe_model(out, load_timeout(timeout), memory_gb)
         except ConvmendError as exc:
             step.status, step.error = "load_failed", str(exc)
             return step

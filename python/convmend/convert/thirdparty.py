@@ -221,7 +221,10 @@ def onnx2tf(job: dict[str, Any]) -> dict[str, Any]:
         }
         started = time.perf_counter()
         if output == "keras":
+            from convmend.runners import tf_keras_walks_fast
+
             target = work / "model.keras"
+            tf_keras_walks_fast()  # the save walks the same attributes as the load
             model.save(str(target), save_format="keras_v3")
             notes["api"] = "onnx2tf.convert(disable_model_save=True); tf_keras Model.save(keras_v3)"
             notes["load_with"] = "tf_keras.models.load_model (Keras 3 cannot: tf_keras classes)"
