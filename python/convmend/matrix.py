@@ -198,8 +198,8 @@ class Earlier:
     """Finished cells of matrix documents written before (``--with``), taken for units that
     have no record in this machine's cache, so that a table can grow across machines. A cell
     is taken only when it was made with as many images and with the same converter versions
-    as this installation has; a cell that was not run, or whose model did not take the
-    source's images, is never taken."""
+    as this installation has, from a source of the same zoo recipe; a cell that was not run,
+    or whose model did not take the source's images, is never taken."""
 
     def __init__(self, paths: Sequence[str | Path] = ()) -> None:
         self.cells: dict[tuple[str, str, str, str], dict[str, Any]] = {}
@@ -216,20 +216,22 @@ class Earlier:
                 names = [s.strip() for s in cell.get("chain", "").split(">")]
                 # input_mismatch is redone: its conversions are cached, and the layouts convmend
                 # can feed have grown (onnx2tf's NWCH inputs). A load that ran out of time
-                # says how busy that machine was, not what the converter made.
+                # says how busy that machine was, not what the converter made. A cell that
+                # does not say which zoo recipe its source came from may be of an older zoo.
                 if cell.get("outcome") in (None, "not_run", "input_mismatch") or any(
                         then.get(n) != versions.get(n) for n in names) or \
-                        execute.load_timed_out(cell):
+                        execute.load_timed_out(cell) or \
+                        not isinstance(cell.get("source_recipe"), dict):
                     continue
                 key = (cell["model"], cell["source"], cell["target"], cell["chain"])
                 self.cells.setdefault(key, dict(cell, images=images, earlier=str(path)))
 
     def find(self, unit: Unit, images: int, recipe: dict[str, Any] | None) -> dict[str, Any] | None:
         """The earlier cell of ``unit``, if made from a source built by the same zoo recipe
-        (``recipe``, the zoo record's key: model, recipe number, task, package versions).
-        Cells written before the recipe was recorded are taken on the images and converter
-        versions alone: the zoo's files were not byte-identical across machines then (a
-        temporary name inside each PyTorch archive), so their hashes cannot tell."""
+        (``recipe``, the zoo record's key: model, recipe number, task, package versions;
+        None when reporting without a source at hand). Cells written before the recipe was
+        recorded are never taken: the MobileNetV2 TF-source int8 cells of such a document
+        came from an older zoo (every image agreeing, where this zoo's model changes half)."""
         cell = self.cells.get((unit.model, unit.source, unit.target,
                                registry.chain_name(unit.chain)))
         if cell is None or cell["images"] != images:

@@ -77,13 +77,18 @@ def test_reports_render_every_cell(document: dict) -> None:
 def test_report_grows_from_an_earlier_document(document: dict, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """A cache that holds nothing reports the finished cells of an earlier matrix.json
-    (`--with`), except one whose converter versions differ from this installation's."""
+    (`--with`), except one whose converter versions differ from this installation's and one
+    that does not name the zoo recipe of its source."""
     earlier = json.loads(json.dumps(document))
     stale = next(c for c in earlier["cells"] if c["outcome"] == "faithful")
     changed = stale["chain"].split(" > ")[0]
     for converter in earlier["converters"]:
         if converter["name"] == changed:
             converter["versions"] = {"somepackage": "0.0.1"}
+    # a cell that does not name its source's zoo recipe may be of an older zoo: not taken
+    unnamed = next(c for c in earlier["cells"] if c["outcome"] == "faithful"
+                   and changed not in c["chain"].split(" > "))
+    del unnamed["source_recipe"]
     path = tmp_path / "earlier.json"
     path.write_text(json.dumps(earlier))
     monkeypatch.setenv("CONVMEND_CACHE", str(tmp_path / "empty-cache"))
@@ -98,6 +103,7 @@ def test_report_grows_from_an_earlier_document(document: dict, tmp_path: Path,
         (out / "matrix.json").read_text())["cells"]}
     uses_changed = {(c["source"], c["target"]) for c in document["cells"]
                     if changed in c["chain"].split(" > ") or c["outcome"] == "input_mismatch"}
+    uses_changed.add((unnamed["source"], unnamed["target"]))
     for cell in document["cells"]:
         mine = grown[(cell["source"], cell["target"])]
         if (cell["source"], cell["target"]) in uses_changed:
