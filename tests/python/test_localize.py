@@ -193,7 +193,9 @@ def test_outputs_on_every_image_come_from_the_core_runs(pair):
     assert [r["source_top1"] for r in rows] == [int(v) for v in source_out.argmax(1)]
     assert [r["target_top1"] for r in rows] == [int(v) for v in target_out.argmax(1)]
     own = report["input_stage"]["target_fed_own_contract"]
+    # a faithful pair's discrepancy is float32 rounding (~2e-5), which moves by a few 1e-6
+    # with how the batch is split between the interpreter's threads
     assert own["discrepancy"] == pytest.approx(localize.discrepancy(source_out, target_out),
-                                               rel=1e-3, abs=1e-7)
+                                               rel=1e-3, abs=1e-5)
     assert own["disagreeing"] == localize.disagreeing(source_out, target_out)
     assert np.isfinite(own["discrepancy"])
