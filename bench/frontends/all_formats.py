@@ -159,14 +159,13 @@ def main(argv: list[str] | None = None) -> int:
     for label, path in files:
         if label in done:
             continue
-        if callable(path):
-            try:
-                path = path()
-            except ConvmendError as exc:
-                row = {"model": label, "path": "", "format": "", "status": "not_converted",
-                       "error": str(exc)}
-                path = None
-        row = check(label, path, args.images) if path is not None else row
+        try:
+            path = path() if callable(path) else path
+        except ConvmendError as exc:  # the cell's chain did not convert again here
+            row = {"model": label, "path": "", "format": "", "status": "not_converted",
+                   "error": str(exc)}
+        else:
+            row = check(label, path, args.images)
         rows.append(row)
         print(f"{label}: {row['status']} " + (
             f"top-1 {row['same_top1']}/{row['images']} out {row['output_relative_error']:.1e} "

@@ -236,8 +236,7 @@ class Earlier:
                                registry.chain_name(unit.chain)))
         if cell is None or cell["images"] != images:
             return None
-        then = cell.get("source_recipe")
-        if recipe is not None and then is not None and not _same_recipe(then, recipe):
+        if recipe is not None and not _same_recipe(cell["source_recipe"], recipe):
             return None
         return {k: v for k, v in cell.items() if k != "images"} | {"cached": True}
 
