@@ -9,7 +9,10 @@ Every cell whose converted model loads and takes the source's images is localize
   be localized as `input.layout`.
 
     .venv/bin/python bench/localize/matrix_cells.py [--matrix bench/results/matrix.json]
-        [--count 8] [--models mobilenet_v2 ...]
+        [--count 8] [--models mobilenet_v2 ...] [--outcomes declared_lossy ...] [--merge]
+
+`--merge` keeps the rows of an earlier run at `--out` that this run does not redo (a cell is
+its model, source, target and chain), so that a heavy matrix can be localized in parts.
 
 Results: bench/results/localize_matrix.{json,md}. Cells are independent; a cell whose
 localization raises is recorded with its error line, never skipped silently.
@@ -73,9 +76,18 @@ def markdown(doc: dict[str, Any]) -> str:
     relayout = [r for r in doc["rows"] if r["outcome"] == "input_relayout"]
     named = [r for r in relayout if r["localize"]["status"] == "ok" and any(
         f["code"] == "input.layout" for f in r["localize"]["findings"][:1])]
+    lossy = [r for r in doc["rows"] if r["outcome"] in ("disagrees", "declared_lossy")]
+    causes = Counter(r["localize"]["findings"][0]["code"] for r in lossy
+                     if r["localize"]["status"] == "ok" and r["localize"]["findings"])
+    commands = [f"`{p['command']}` ({p['seconds']:.0f} s, {p['images']} images per cell)"
+                for p in doc.get("parts", [])] or [
+        f"`{doc['command']}`; {doc['seconds']:.0f} s; {doc['images']} images per cell"]
     lines = ["# Localization of the matrix's real conversions", "",
-             f"Command: `{doc['command']}`; {doc['seconds']:.0f} s on {doc['machine']}; "
-             f"{doc['images']} images per cell. Matrix: `{doc['matrix']}`.", "",
+             f"Command{'s' if len(commands) > 1 else ''}: " + "; ".join(commands) +
+             f"; on {doc['machine']}. Matrix: `{doc['matrix']}`.", "",
+             f"**Disagreeing and declared-lossy cells:** {len(lossy)} localized; first "
+             "finding: " + (", ".join(f"{c} {n}" for c, n in sorted(causes.items())) or "none")
+             + f" ({len(lossy) - sum(causes.values())} without a finding).", "",
              f"**Faithful cells:** {len(ok)} localized ({len(faithful) - len(ok)} raised); "
              f"**{fp} false-positive finding(s) in {len(fp_cells)} cell(s)** (anything other "
              "than runtime.numeric / param.declared_lossy).", "",
@@ -106,17 +118,42 @@ def markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _key(row: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(row[k] for k in ("model", "source", "target", "chain"))
+
+
+def merged(earlier_path: Path, doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` with the rows of the earlier run at ``earlier_path`` that it did not redo, in
+    matrix order (model, then the earlier row order); each part's command is kept."""
+    if not earlier_path.is_file():
+        return doc
+    earlier = json.loads(earlier_path.read_text())
+    redone = {_key(r) for r in doc["rows"]}
+    kept = [r for r in earlier["rows"] if _key(r) not in redone]
+    models = list(dict.fromkeys(r["model"] for r in kept + doc["rows"]))
+    rows = sorted(kept + doc["rows"], key=lambda r: models.index(r["model"]))
+    parts = earlier.get("parts") or [{k: earlier[k] for k in ("command", "seconds", "images")}]
+    parts.append({k: doc[k] for k in ("command", "seconds", "images")})
+    return {**doc, "rows": rows, "parts": parts,
+            "seconds": round(sum(p["seconds"] for p in parts), 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--matrix", default=str(RESULTS / "matrix.json"))
     ap.add_argument("--count", type=int, default=8)
     ap.add_argument("--models", nargs="+", default=None)
+    ap.add_argument("--outcomes", nargs="+", choices=sorted(LOCALIZABLE), default=None,
+                    help="only cells of these outcomes")
     ap.add_argument("--out", default=str(RESULTS / "localize_matrix"))
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the earlier run's rows at --out that this run does not redo")
     args = ap.parse_args(argv)
     matrix = json.loads(Path(args.matrix).read_text())
     # A cell converted on another machine is converted again here (benchdoc.converted_model).
     cells = [c for c in matrix["cells"] if c["outcome"] in LOCALIZABLE and c.get("steps")
-             and (args.models is None or c["model"] in args.models)]
+             and (args.models is None or c["model"] in args.models)
+             and (args.outcomes is None or c["outcome"] in args.outcomes)]
     start = time.perf_counter()
     rows = []
     for k, cell in enumerate(cells):
@@ -132,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         **run_header("bench/localize/matrix_cells.py", argv, start, args.count, args.matrix),
         "rows": rows,
     }
+    if args.merge:
+        doc = merged(Path(f"{args.out}.json"), doc)
     write_results(args.out, doc, markdown)
     return 0
 

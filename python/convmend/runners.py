@@ -521,21 +521,19 @@ class SavedModelRunner(Runner):
             return self._graph
         import heapq
 
-        from tensorflow.python.framework.convert_to_constants import (
-            convert_variables_to_constants_v2,
-        )
+        from convmend.frontends.tf import freeze_function
 
         tf = self._tf
-        frozen = convert_variables_to_constants_v2(self._fn)
-        graph_def = frozen.graph.as_graph_def()
+        graph_def, frozen_inputs, _ = freeze_function(self._fn)
 
         def imported() -> None:
             tf.compat.v1.import_graph_def(graph_def, name="")
 
         wrapped = tf.compat.v1.wrap_function(imported, [])
-        # ``frozen.inputs`` follow the flattened signature: dict keys sorted, as ours are.
-        input_ops = [t.name.split(":")[0] for t in frozen.inputs]
-        feeds = [wrapped.graph.get_tensor_by_name(t.name) for t in frozen.inputs]
+        # The inputs follow the flattened signature: dict keys sorted, as ours are.
+        frozen_inputs = [t for t in frozen_inputs if t.dtype != tf.resource]
+        input_ops = [t.name.split(":")[0] for t in frozen_inputs]
+        feeds = [wrapped.graph.get_tensor_by_name(t.name) for t in frozen_inputs]
         nodes = {n.name: (i, n) for i, n in enumerate(graph_def.node)}
         sources = {
             n.name: [x.split(":")[0] for x in n.input if not x.startswith("^")]

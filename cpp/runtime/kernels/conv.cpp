@@ -2,6 +2,7 @@
 #include "runtime/kernel.h"
 #include "runtime/kernels/conv_fast.h"
 #include "runtime/kernels/fused_activation.h"
+#include "runtime/kernels/hybrid.h"
 
 namespace convmend {
 namespace {
@@ -55,6 +56,12 @@ void run_reference(KernelContext& ctx, const ConvGeometry& g) {
 }  // namespace
 
 Status run_Conv(KernelContext& ctx) {
+  // A hybrid CONV_2D quantizes its input per image (LiteRT's batch rows).
+  Tensor quantized;
+  const Tensor& raw = *ctx.inputs[0];
+  const int64_t per_image =
+      raw.shape().empty() || raw.dim(0) == 0 ? 1 : raw.num_elements() / raw.dim(0);
+  RETURN_IF_ERROR(quantize_hybrid_input(ctx, per_image, quantized));
   const Tensor& x = *ctx.inputs[0];
   const Tensor& w = *ctx.inputs[1];
   const Tensor* bias = ctx.inputs.size() > 2 ? ctx.inputs[2] : nullptr;

@@ -4,6 +4,7 @@
 #include "runtime/kernel.h"
 #include "runtime/kernels/fused_activation.h"
 #include "runtime/kernels/gemm.h"
+#include "runtime/kernels/hybrid.h"
 
 namespace convmend {
 namespace {
@@ -23,6 +24,8 @@ Status check_float_inputs(const KernelContext& ctx, const char* op) {
   }
   return Status::ok();
 }
+
+int64_t last_dim(const Tensor& t) { return t.shape().empty() ? 1 : t.shape().back(); }
 
 // ---- FullyConnected: Y[rows, units] = X[rows, in] W[units, in]^T + B ----
 
@@ -195,6 +198,9 @@ void matmul(KernelContext& ctx, const MatMulDims& d) {
 
 Status run_FullyConnected(KernelContext& ctx) {
   RETURN_IF_ERROR(check_float_inputs(ctx, "FullyConnected"));
+  // A hybrid FULLY_CONNECTED quantizes each input row (weights are [out, in]).
+  Tensor quantized;
+  RETURN_IF_ERROR(quantize_hybrid_input(ctx, last_dim(*ctx.inputs[1]), quantized));
   ASSIGN_OR_RETURN(Activation activation, ctx.node.attrs().get_activation());
   if (ctx.inputs[0]->dtype() == DType::kFloat64) {
     fully_connected<double>(ctx, activation);
@@ -233,6 +239,9 @@ Status run_Gemm(KernelContext& ctx) {
 
 Status run_MatMul(KernelContext& ctx) {
   RETURN_IF_ERROR(check_float_inputs(ctx, "MatMul"));
+  // A hybrid BATCH_MATMUL quantizes each row of its left operand.
+  Tensor quantized;
+  RETURN_IF_ERROR(quantize_hybrid_input(ctx, last_dim(*ctx.inputs[0]), quantized));
   const MatMulDims d = matmul_dims(ctx.inputs[0]->shape(), ctx.inputs[1]->shape(),
                                    ctx.outputs[0]->shape());
   if (ctx.inputs[0]->dtype() == DType::kFloat64) {

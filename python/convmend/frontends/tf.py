@@ -120,9 +120,6 @@ def freeze(path: str | Path, signature: str = "serving_default") -> Frozen:
             f"{path} is not a TensorFlow SavedModel directory (no saved_model.pb)"
         )
     import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2,
-    )
 
     try:
         model = tf.saved_model.load(str(path))
@@ -136,15 +133,14 @@ def freeze(path: str | Path, signature: str = "serving_default") -> Frozen:
         )
     fn = signatures[signature]
     try:
-        frozen = convert_variables_to_constants_v2(fn)
+        graph_def, frozen_inputs, frozen_outputs = freeze_function(fn)
     except Exception as exc:  # conversion raises ValueError/TypeError/InvalidArgument
         raise ConvmendError(f"{path}: cannot freeze signature {signature!r}: {exc}") from exc
-    graph_def = frozen.graph.as_graph_def()
     if any(n.op in ("StatefulPartitionedCall", "PartitionedCall") for n in graph_def.node):
-        graph_def = _inline_calls(graph_def, frozen)
+        graph_def = _inline_calls(graph_def, [t.name for t in frozen_outputs])
     _, kwargs = fn.structured_input_signature
     keys = sorted(kwargs)
-    placeholders = [t.name.split(":")[0] for t in frozen.inputs if t.dtype != tf.resource]
+    placeholders = [t.name.split(":")[0] for t in frozen_inputs if t.dtype != tf.resource]
     if len(placeholders) != len(keys):
         raise ConvmendError(
             f"{path}: signature {signature!r} has {len(keys)} inputs but the frozen graph "
@@ -154,8 +150,8 @@ def freeze(path: str | Path, signature: str = "serving_default") -> Frozen:
     if isinstance(outputs, Mapping):
         out_keys = sorted(outputs)
     else:
-        out_keys = [f"output_{i}" for i in range(len(frozen.outputs))]
-    out_names = [t.name for t in frozen.outputs]
+        out_keys = [f"output_{i}" for i in range(len(frozen_outputs))]
+    out_names = [t.name for t in frozen_outputs]
     graph = tf.Graph()
     with graph.as_default():
         tf.compat.v1.import_graph_def(graph_def, name="")
@@ -163,7 +159,35 @@ def freeze(path: str | Path, signature: str = "serving_default") -> Frozen:
                   list(zip(out_keys, out_names, strict=True)))
 
 
-def _inline_calls(graph_def: Any, frozen: Any) -> Any:
+def freeze_function(fn: Any) -> tuple[Any, list[Any], list[Any]]:
+    """``fn`` (a ConcreteFunction) with its captured variables made constants: the GraphDef,
+    and ``fn``'s input tensors that are still inputs and its output tensors, in ``fn``'s order
+    (the GraphDef keeps their names).
+
+    These are the steps of ``convert_variables_to_constants_v2`` without its last, which wraps
+    the GraphDef in a new ConcreteFunction only to be read back as a GraphDef here: 2.3 s of
+    its 3.0 s on MobileNetV2. Where TensorFlow no longer has those steps, the public function."""
+    try:
+        from tensorflow.python.framework.convert_to_constants import (
+            _FunctionConverterDataInEager,
+            _replace_variables_by_constants,
+        )
+    except ImportError:
+        from tensorflow.python.framework.convert_to_constants import (
+            convert_variables_to_constants_v2,
+        )
+
+        frozen = convert_variables_to_constants_v2(fn)
+        return frozen.graph.as_graph_def(), list(frozen.inputs), list(frozen.outputs)
+    data = _FunctionConverterDataInEager(func=fn, lower_control_flow=True,
+                                         aggressive_inlining=False)
+    graph_def, converted = _replace_variables_by_constants(converter_data=data)
+    captures = fn.graph.internal_captures
+    constant = {id(captures[i]) for i in converted}
+    return graph_def, [t for t in fn.inputs if id(t) not in constant], list(fn.outputs)
+
+
+def _inline_calls(graph_def: Any, outputs: Sequence[str]) -> Any:
     """Run grappler's function inliner once more on a graph that still holds calls."""
     from tensorflow.core.protobuf import config_pb2, meta_graph_pb2
     from tensorflow.python.framework import ops
@@ -172,8 +196,8 @@ def _inline_calls(graph_def: Any, frozen: Any) -> Any:
     meta = meta_graph_pb2.MetaGraphDef()
     meta.graph_def.CopyFrom(graph_def)
     fetch = meta.collection_def[ops.GraphKeys.TRAIN_OP]
-    for t in frozen.outputs:
-        fetch.node_list.value.append(t.name)
+    for name in outputs:
+        fetch.node_list.value.append(name)
     config = config_pb2.ConfigProto()
     rewrite = config.graph_options.rewrite_options
     rewrite.min_graph_nodes = -1

@@ -42,7 +42,13 @@ Status import_conv(ImportContext& ctx) {
   a.set_weight_layout(depthwise ? WeightLayout::k1HWO : WeightLayout::kOHWI);
   a.set_activation(activation);
   w->set_layout(depthwise ? Layout::k1HWO : Layout::kOHWI);
-  std::vector<Value*> inputs = {x, dequantized_weight(ctx, w, x)};
+  Value* weight = dequantized_weight(ctx, w, x);
+  if (weight != w) {
+    // LiteRT's hybrid per-channel kernels quantize the input asymmetrically, per image; the
+    // per-tensor ones symmetrically.
+    a.set("hybrid_input", std::string(w->quant().per_channel() ? "asymmetric" : "symmetric"));
+  }
+  std::vector<Value*> inputs = {x, weight};
   if (ctx.input(2) != nullptr) inputs.push_back(ctx.input(2));
   ctx.add_node(OpKind::kConv, inputs, std::move(a));
   return Status::ok();

@@ -4,12 +4,14 @@
 namespace convmend::tflite {
 namespace {
 
-// asymmetric_quantize_inputs changes how LiteRT's hybrid kernels quantize activations; the IR
-// computes in float, so it is kept in metadata only, for write-back.
-Status keep_asymmetric_inputs(ImportContext& ctx) {
+// asymmetric_quantize_inputs tells how LiteRT's hybrid kernels quantize each input row: the
+// node's `hybrid_input` attribute, when its weight is quantized, and metadata for write-back.
+Result<Value*> hybrid_weight(ImportContext& ctx, Value* x, Value* w, Attributes& a) {
   ASSIGN_OR_RETURN(bool asymmetric, ctx.opt_bool("asymmetric_quantize_inputs"));
   if (asymmetric) ctx.graph().metadata()[kAsymmetricInputsKeyPrefix + ctx.output_name(0)] = "1";
-  return Status::ok();
+  Value* weight = dequantized_weight(ctx, w, x);
+  if (weight != w) a.set("hybrid_input", std::string(asymmetric ? "asymmetric" : "symmetric"));
+  return weight;
 }
 
 Status set_asymmetric_inputs(ExportContext& ctx, Options& o) {
@@ -32,12 +34,12 @@ Status import_fully_connected(ImportContext& ctx) {
   }
   ASSIGN_OR_RETURN(bool keep_num_dims, ctx.opt_bool("keep_num_dims"));
   ASSIGN_OR_RETURN(Activation activation, ctx.fused_activation());
-  RETURN_IF_ERROR(keep_asymmetric_inputs(ctx));
   Attributes a;
   a.set("keep_num_dims", int64_t{keep_num_dims ? 1 : 0});
   a.set_activation(activation);
   if (w->shape().size() == 2) w->set_layout(Layout::kNC);
-  std::vector<Value*> inputs = {x, dequantized_weight(ctx, w, x)};
+  ASSIGN_OR_RETURN(Value * weight, hybrid_weight(ctx, x, w, a));
+  std::vector<Value*> inputs = {x, weight};
   if (ctx.input(2) != nullptr) inputs.push_back(ctx.input(2));
   ctx.add_node(OpKind::kFullyConnected, inputs, std::move(a));
   return Status::ok();
@@ -67,8 +69,9 @@ Status import_batch_matmul(ImportContext& ctx) {
     return error(StatusCode::kUnsupported, ctx.describe(), "adj_x/adj_y (transposed operands) ",
                  "are not supported yet");
   }
-  RETURN_IF_ERROR(keep_asymmetric_inputs(ctx));
-  ctx.add_node(OpKind::kMatMul, {x, dequantized_weight(ctx, y, x)}, Attributes{});
+  Attributes a;
+  ASSIGN_OR_RETURN(Value * weight, hybrid_weight(ctx, x, y, a));
+  ctx.add_node(OpKind::kMatMul, {x, weight}, std::move(a));
   return Status::ok();
 }
 
