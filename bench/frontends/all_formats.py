@@ -141,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-zoo", action="store_true", help="only the converted models")
     parser.add_argument("--resume", action="store_true",
                         help="keep the rows of an earlier run with the same --out")
+    parser.add_argument("--redo", nargs="+", default=[], metavar="TEXT",
+                        help="with --resume, run again the models whose label holds TEXT")
     parser.add_argument("--out", default=str(RESULTS / "frontends_all"))
     args = parser.parse_args(argv)
     files: list[tuple[str, Any]] = (([] if args.no_zoo else zoo_files(args.models))
@@ -154,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and Path(str(out) + ".json").exists():
         planned = {label for label, _ in files}
         rows = [r for r in json.loads(Path(str(out) + ".json").read_text())["rows"]
-                if r["status"] in ("ok", "refused") and r["model"] in planned]
+                if r["status"] in ("ok", "refused") and r["model"] in planned
+                and not any(text in r["model"] for text in args.redo)]
     done = {r["model"] for r in rows}
     for label, path in files:
         if label in done:

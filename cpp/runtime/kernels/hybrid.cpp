@@ -6,9 +6,11 @@
 namespace convmend {
 namespace {
 
-// Rounding is LiteRT's vectorized one: v / scale rounded to nearest, ties away from zero, and
-// then the zero point added (not rounded together with it). ReLU6 outputs often fall exactly or
-// within an ulp of half-way between two steps, so the order and the tie rule both show.
+// Rounding is what LiteRT's x86 build was mostly seen to do: v / scale rounded to nearest
+// with ties upwards (13.5 -> 14 and -7.5 -> -7, read off MobileNetV2 models), then the zero
+// point added. Activations often fall exactly half-way between two steps (ReLU6 outputs,
+// values a previous quantization left on a grid), so the tie rule shows; one tie in 4 images x
+// 52 layers (-39.5 -> -40 with zero point -13) follows another rule, not found yet.
 
 // One row, symmetric: scale = max|v| / 127, q = round(v / scale) in [-127, 127].
 template <typename T>
@@ -22,7 +24,7 @@ void symmetric_row(const T* v, int64_t n, T* out) {
   const T scale = range / T(127);
   const T inverse = T(127) / range;
   for (int64_t i = 0; i < n; ++i) {
-    const T q = std::clamp(std::round(v[i] * inverse), T(-127), T(127));
+    const T q = std::clamp(std::floor(v[i] * inverse + T(0.5)), T(-127), T(127));
     out[i] = q * scale;
   }
 }
@@ -49,7 +51,7 @@ void asymmetric_row(const T* v, int64_t n, T* out) {
   const T scale = static_cast<T>(step);
   const T inverse = T(1) / scale;
   for (int64_t i = 0; i < n; ++i) {
-    const T q = std::clamp(std::round(v[i] * inverse) + nudged, T(kQmin), T(kQmax));
+    const T q = std::clamp(std::floor(v[i] * inverse + T(0.5)) + nudged, T(kQmin), T(kQmax));
     out[i] = (q - nudged) * scale;
   }
 }
