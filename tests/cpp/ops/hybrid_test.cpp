@@ -17,32 +17,30 @@ namespace {
 using testing::F32;
 
 TEST(HybridInput, AsymmetricRowRoundsLikeLiteRT) {
-  // A ReLU6 row: range [0, 6], so scale 6/255 and zero point -128. 0.317647159 is 13.5 steps
-  // (a tie, rounded up to 14); 0.5764706 is 24.500002 steps (25). Both values were read off
-  // LiteRT running MobileNetV2's dynamic-range model.
+  // A ReLU6 row: range [0, 6], so scale 6/255 and zero point -128. 0.317647159 is 13.500004
+  // steps (14) and 0.5764706 is 24.500002 (25). Both values were read off LiteRT running
+  // MobileNetV2's dynamic-range model.
   const std::vector<float> x = {0.0f, 6.0f, 0.317647159f, 0.5764706f, 3.0f, -0.0f};
   std::vector<float> out(x.size());
   fake_quantize_rows(x.data(), 1, static_cast<int64_t>(x.size()), HybridInput::kAsymmetric,
                      out.data());
-  const float scale = static_cast<float>(6.0 / 255.0);
+  const float scale = 6.0f / 255.0f;
   EXPECT_EQ(out[0], 0.0f);
   EXPECT_EQ(out[1], 255 * scale);
   EXPECT_EQ(out[2], 14 * scale);
   EXPECT_EQ(out[3], 25 * scale);
-  EXPECT_EQ(out[4], std::round(3.0f / scale) * scale);
+  EXPECT_EQ(out[4], std::round(3.0f * (1.0f / scale)) * scale);
   EXPECT_EQ(out[5], 0.0f);
 }
 
-TEST(HybridInput, NegativeTiesRoundUpwards) {
-  // A row of a residual sum, [-5.0172315, 5.3334494]: zero point -4.395 nudged to -4, and
-  // -0.3044318 exactly -7.5 steps, which LiteRT makes -7 (read off nobuco's MobileNetV2). On
-  // another row of that model (zero point -13) LiteRT made a -39.5 into -40, which this rule
-  // does not reproduce: one step of one element, seen once in 4 images x 52 layers.
+TEST(HybridInput, ScaleIsComputedInFloat) {
+  // A row of a residual sum, [-5.0172315, 5.3334494]: zero point -4.395 nudged to -4.
+  // -0.3044318 is -7.5000002 steps in exact arithmetic but -7.4999995 with LiteRT's float
+  // scale, and LiteRT made it -7 (read off nobuco's MobileNetV2).
   const std::vector<float> x = {-5.017231464385986f, 5.333449363708496f, -0.3044318f};
   std::vector<float> out(x.size());
   fake_quantize_rows(x.data(), 1, 3, HybridInput::kAsymmetric, out.data());
-  const float scale =
-      static_cast<float>((static_cast<double>(x[1]) - static_cast<double>(x[0])) / 255.0);
+  const float scale = (x[1] - x[0]) / 255.0f;
   EXPECT_EQ(out[2], -7 * scale);
 }
 
@@ -52,7 +50,7 @@ TEST(HybridInput, AsymmetricZeroPointComesFromTheEndThatLosesLess) {
   const std::vector<float> x = {-1.0f, 3.0f, 0.0f};
   std::vector<float> out(x.size());
   fake_quantize_rows(x.data(), 1, 3, HybridInput::kAsymmetric, out.data());
-  const float scale = static_cast<float>(4.0 / 255.0);
+  const float scale = 4.0f / 255.0f;
   EXPECT_EQ(out[2], 0.0f);  // zero stays exact: the zero point is an integer
   EXPECT_FLOAT_EQ(out[0], -64 * scale);
   EXPECT_FLOAT_EQ(out[1], 191 * scale);
@@ -64,7 +62,7 @@ TEST(HybridInput, SymmetricRowsAreQuantizedOneByOne) {
   std::vector<float> out(x.size());
   fake_quantize_rows(x.data(), 2, 3, HybridInput::kSymmetric, out.data());
   EXPECT_FLOAT_EQ(out[0], 1.0f);
-  EXPECT_FLOAT_EQ(out[1], -63.0f / 127.0f);  // -63.5 steps, a tie: upwards
+  EXPECT_FLOAT_EQ(out[1], -64.0f / 127.0f);  // -63.5 steps, a tie: away from zero
   EXPECT_FLOAT_EQ(out[2], 32.0f / 127.0f);   // 31.75 steps
   EXPECT_FLOAT_EQ(out[3], 10.0f);
   EXPECT_FLOAT_EQ(out[4], 32.0f * 10.0f / 127.0f);  // 31.75 steps

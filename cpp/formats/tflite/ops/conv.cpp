@@ -1,4 +1,6 @@
 // CONV_2D (OHWI weights) and DEPTHWISE_CONV_2D (1HWO weights) <-> Conv with NHWC data.
+#include <algorithm>
+
 #include "formats/tflite/tflite_ops.h"
 
 namespace convmend::tflite {
@@ -45,8 +47,12 @@ Status import_conv(ImportContext& ctx) {
   Value* weight = dequantized_weight(ctx, w, x);
   if (weight != w) {
     // LiteRT's hybrid per-channel kernels quantize the input asymmetrically, per image; the
-    // per-tensor ones symmetrically.
-    a.set("hybrid_input", std::string(w->quant().per_channel() ? "asymmetric" : "symmetric"));
+    // per-tensor ones symmetrically. LiteRT takes a weight whose channel scales are all equal
+    // as per-tensor.
+    const std::vector<float>& scales = w->quant().scale;
+    const bool per_channel =
+        std::any_of(scales.begin(), scales.end(), [&](float s) { return s != scales[0]; });
+    a.set("hybrid_input", std::string(per_channel ? "asymmetric" : "symmetric"));
   }
   std::vector<Value*> inputs = {x, weight};
   if (ctx.input(2) != nullptr) inputs.push_back(ctx.input(2));
