@@ -95,8 +95,12 @@ def markdown(doc: dict[str, Any]) -> str:
              f"Command: `{doc['command']}`; {doc['seconds']:.0f} s on {doc['machine']}; "
              f"{doc['images']} images per cell, before and after measured natively on all of "
              f"them. Matrix: `{doc['matrix']}` ({doc['matrix_cells']} cells; "
-             f"{doc['not_run']} not run yet).", "",
-             "| model | source -> target | chain | outcome | before: disagree, max rel. err | "
+             f"{doc['not_run']} not run yet).", ""]
+    if doc.get("partial"):
+        done = len(doc["rows"]) + len(doc["input_mismatch"]) + len(doc["input_relayout"])
+        lines += [f"**Partial run**: {done} of the {doc['planned']} planned cells measured; "
+                  "the run was stopped before the rest.", ""]
+    lines += ["| model | source -> target | chain | outcome | before: disagree, max rel. err | "
              "default repair | with --restore-precision: after | kept |",
              "|---|---|---|---|---|---|---|---|"]
     for r in doc["rows"]:
@@ -168,7 +172,24 @@ def main(argv: list[str] | None = None) -> int:
     mismatched = mismatched if "mismatch" in args.kinds else []
     relayout = relayout if "relayout" in args.kinds else []
     start = time.perf_counter()
-    rows = []
+    rows: list[dict[str, Any]] = []
+    mismatch_rows: list[dict[str, Any]] = []
+    relayout_rows: list[dict[str, Any]] = []
+
+    def write(partial: bool) -> None:
+        # After every cell: a long run that is stopped keeps what it measured.
+        doc = {
+            **run_header("bench/repair/matrix_cells.py", argv, start, args.count, args.matrix),
+            "matrix_cells": len(matrix["cells"]),
+            "not_run": sum(c["outcome"] == "not_run" for c in matrix["cells"]),
+            "partial": partial,
+            "planned": len(repairable) + len(mismatched) + len(relayout),
+            "rows": rows,
+            "input_mismatch": mismatch_rows,
+            "input_relayout": relayout_rows,
+        }
+        write_results(args.out, doc, markdown)
+
     with tempfile.TemporaryDirectory(prefix="convmend-repair-cells-") as tmp:
         for k, cell in enumerate(repairable):
             row = {key: cell[key] for key in ("model", "source", "target", "chain", "outcome",
@@ -176,33 +197,26 @@ def main(argv: list[str] | None = None) -> int:
             row["default"] = repair_cell(cell, args.count, False, Path(tmp))
             row["restore"] = repair_cell(cell, args.count, True, Path(tmp))
             rows.append(row)
+            write(partial=True)
             print(f"[{k + 1}/{len(repairable)}] {cell['model']} {cell['source']}->"
                   f"{cell['target']} {cell['chain']}: default {row['default']['status']}, "
                   f"--restore-precision {row['restore']['status']}", flush=True)
-        mismatch_rows = []
         for cell in mismatched:
             row = {key: cell[key] for key in ("model", "source", "target", "chain")}
             row["reason"] = cell.get("error") or ""
             row["reconvert"] = repair_cell(cell, args.count, False, Path(tmp), reconvert=True)
             mismatch_rows.append(row)
+            write(partial=True)
             print(f"input mismatch {cell['model']} {cell['source']}->{cell['target']} "
                   f"{cell['chain']}: --reconvert {row['reconvert']['status']}", flush=True)
-        relayout_rows = []
         for cell in relayout:
             row = {key: cell[key] for key in ("model", "source", "target", "chain")}
             row["bake"] = repair_cell(cell, args.count, False, Path(tmp), input_fix="bake")
             relayout_rows.append(row)
+            write(partial=True)
             print(f"input relayout {cell['model']} {cell['source']}->{cell['target']} "
                   f"{cell['chain']}: --input-fix bake {row['bake']['status']}", flush=True)
-    doc = {
-        **run_header("bench/repair/matrix_cells.py", argv, start, args.count, args.matrix),
-        "matrix_cells": len(matrix["cells"]),
-        "not_run": sum(c["outcome"] == "not_run" for c in matrix["cells"]),
-        "rows": rows,
-        "input_mismatch": mismatch_rows,
-        "input_relayout": relayout_rows,
-    }
-    write_results(args.out, doc, markdown)
+    write(partial=False)
     return 0
 
 
