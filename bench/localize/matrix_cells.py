@@ -84,15 +84,19 @@ def markdown(doc: dict[str, Any]) -> str:
         f"`{doc['command']}`; {doc['seconds']:.0f} s; {doc['images']} images per cell"]
     lines = ["# Localization of the matrix's real conversions", "",
              f"Command{'s' if len(commands) > 1 else ''}: " + "; ".join(commands) +
-             f"; on {doc['machine']}. Matrix: `{doc['matrix']}`.", "",
-             f"**Disagreeing and declared-lossy cells:** {len(lossy)} localized; first "
-             "finding: " + (", ".join(f"{c} {n}" for c, n in sorted(causes.items())) or "none")
-             + f" ({len(lossy) - sum(causes.values())} without a finding).", "",
-             f"**Faithful cells:** {len(ok)} localized ({len(faithful) - len(ok)} raised); "
-             f"**{fp} false-positive finding(s) in {len(fp_cells)} cell(s)** (anything other "
-             "than runtime.numeric / param.declared_lossy).", "",
-             f"**Input relayout cells:** input.layout ranked first in {len(named)} of "
-             f"{len(relayout)}.", ""]
+             f"; on {doc['machine']}. Matrix: `{doc['matrix']}`.", ""]
+    if doc.get("partial"):
+        lines += [f"**Partial run**: the last part localized {doc['done']} of its "
+                  f"{doc['planned']} cells before it was stopped.", ""]
+    lines += [
+        f"**Disagreeing and declared-lossy cells:** {len(lossy)} localized; first "
+        "finding: " + (", ".join(f"{c} {n}" for c, n in sorted(causes.items())) or "none")
+        + f" ({len(lossy) - sum(causes.values())} without a finding).", "",
+        f"**Faithful cells:** {len(ok)} localized ({len(faithful) - len(ok)} raised); "
+        f"**{fp} false-positive finding(s) in {len(fp_cells)} cell(s)** (anything other "
+        "than runtime.numeric / param.declared_lossy).", "",
+        f"**Input relayout cells:** input.layout ranked first in {len(named)} of "
+        f"{len(relayout)}.", ""]
     codes = Counter(f["code"] for r in ok for f in r["localize"]["findings"])
     if codes:
         lines.append("Findings on faithful cells by code: " +
@@ -122,17 +126,15 @@ def _key(row: dict[str, Any]) -> tuple[str, ...]:
     return tuple(row[k] for k in ("model", "source", "target", "chain"))
 
 
-def merged(earlier_path: Path, doc: dict[str, Any]) -> dict[str, Any]:
-    """``doc`` with the rows of the earlier run at ``earlier_path`` that it did not redo, in
-    matrix order (model, then the earlier row order); each part's command is kept."""
-    if not earlier_path.is_file():
-        return doc
-    earlier = json.loads(earlier_path.read_text())
+def merged(earlier: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` with the rows of an earlier run that it did not redo, in matrix order (model,
+    then the earlier row order); each part's command is kept."""
     redone = {_key(r) for r in doc["rows"]}
     kept = [r for r in earlier["rows"] if _key(r) not in redone]
     models = list(dict.fromkeys(r["model"] for r in kept + doc["rows"]))
     rows = sorted(kept + doc["rows"], key=lambda r: models.index(r["model"]))
-    parts = earlier.get("parts") or [{k: earlier[k] for k in ("command", "seconds", "images")}]
+    parts = list(earlier.get("parts") or
+                 [{k: earlier[k] for k in ("command", "seconds", "images")}])
     parts.append({k: doc[k] for k in ("command", "seconds", "images")})
     return {**doc, "rows": rows, "parts": parts,
             "seconds": round(sum(p["seconds"] for p in parts), 1)}
@@ -154,24 +156,34 @@ def main(argv: list[str] | None = None) -> int:
     cells = [c for c in matrix["cells"] if c["outcome"] in LOCALIZABLE and c.get("steps")
              and (args.models is None or c["model"] in args.models)
              and (args.outcomes is None or c["outcome"] in args.outcomes)]
+    earlier_path = Path(f"{args.out}.json")
+    earlier = (json.loads(earlier_path.read_text())
+               if args.merge and earlier_path.is_file() else None)
     start = time.perf_counter()
-    rows = []
+    rows: list[dict[str, Any]] = []
+
+    def write(partial: bool) -> None:
+        # After every cell: a long run that is stopped keeps what it measured.
+        doc = {
+            **run_header("bench/localize/matrix_cells.py", argv, start, args.count,
+                         args.matrix),
+            "partial": partial, "planned": len(cells), "done": len(rows),
+            "rows": rows,
+        }
+        write_results(args.out, merged(earlier, doc) if earlier is not None else doc,
+                      markdown)
+
     for k, cell in enumerate(cells):
         row = {key: cell[key] for key in ("model", "source", "target", "chain", "outcome")}
         row["localize"] = localize_cell(cell, args.count)
         rows.append(row)
+        write(partial=True)
         loc = row["localize"]
         said = (", ".join(sorted({f["code"] for f in loc["findings"]})) or "no finding"
                 if loc["status"] == "ok" else loc["message"])
         print(f"[{k + 1}/{len(cells)}] {cell['model']} {cell['source']}->{cell['target']} "
               f"{cell['chain']} ({cell['outcome']}): {said} ({loc['seconds']} s)", flush=True)
-    doc = {
-        **run_header("bench/localize/matrix_cells.py", argv, start, args.count, args.matrix),
-        "rows": rows,
-    }
-    if args.merge:
-        doc = merged(Path(f"{args.out}.json"), doc)
-    write_results(args.out, doc, markdown)
+    write(partial=False)
     return 0
 
 
