@@ -108,8 +108,24 @@ def check(label: str, path: Path, count: int) -> dict:
     return row
 
 
-def to_markdown(rows: list[dict], command: str) -> str:
-    out = ["# IR run against the native runtime, every format", "", f"Command: `{command}`", "",
+TITLE = "# IR run against the native runtime, every format"
+
+
+def kept_preamble(md: Path) -> str:
+    """What an earlier Markdown report holds between its title and its command line: a note
+    written by hand, which a resumed run keeps."""
+    if not md.is_file():
+        return ""
+    text = md.read_text()
+    start = text.find(TITLE)
+    end = text.find("Command: `")
+    if start < 0 or end < 0:
+        return ""
+    return text[start + len(TITLE):end].strip("\n")
+
+
+def to_markdown(rows: list[dict], command: str, preamble: str = "") -> str:
+    out = [TITLE, ""] + ([preamble, ""] if preamble else []) + [f"Command: `{command}`", "",
            "| model | format | same top-1 | output rel. err | worst layer (whole run) | "
            "worst node alone | IR values with a native counterpart |",
            "|---|---|---|---|---|---|---|"]
@@ -153,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(exist_ok=True)
     rows = []
+    preamble = kept_preamble(Path(str(out) + ".md")) if args.resume else ""
     if args.resume and Path(str(out) + ".json").exists():
         planned = {label for label, _ in files}
         rows = [r for r in json.loads(Path(str(out) + ".json").read_text())["rows"]
@@ -177,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         # Written after every model: a long run that is stopped keeps what it measured.
         write_json(Path(str(out) + ".json"), {"command": command, "rows": rows,
                                               "planned": len(files)})
-        write_bytes_atomically(Path(str(out) + ".md"), to_markdown(rows, command).encode())
+        write_bytes_atomically(Path(str(out) + ".md"),
+                               to_markdown(rows, command, preamble).encode())
     return 0
 
 
