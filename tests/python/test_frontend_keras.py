@@ -365,6 +365,34 @@ def test_tf_keras_tfoplambda_model_as_onnx2tf_writes(tmp_path):
     assert set(info.value.names) == {"TFOpLambda(tf.math.cumsum)", "TFOpLambda(tf.math.erf)"}
 
 
+def test_tf_keras_slicing_of_computed_tensors(tmp_path):
+    """onnx2tf slices computed tensors with ``x[...]`` (SlicingOpLambda; its InceptionV3 takes
+    each input channel apart): ranges, steps, negative bounds and integer indices."""
+    tf = pytest.importorskip("tensorflow")
+    tfk = pytest.importorskip("tf_keras")
+    inp = tfk.Input(shape=(11, 13, 3), batch_size=1, name="x")
+    scaled = tf.math.multiply(inp, 2.0)
+    first = scaled[:, :, :, 0:1]                 # a channel kept as an axis of one
+    rest = scaled[:, :, :, 1:]                   # open stop
+    joined = tf.concat([tf.math.add(first, 1.0), rest], axis=3)
+    strided = joined[:, ::2, 1:-1, :]            # step 2, negative stop
+    plane = tf.math.add(joined[:, :, :, 2], 0.5)  # an integer index drops the axis
+    model = tfk.Model(inp, [strided, plane], name="o2t_slices")
+    path = tmp_path / "o2t_slices.h5"
+    model.save(path)
+    graph = frontend.load(path)
+    layers = [la for la in model.layers if type(la).__name__ != "InputLayer"]
+    probe = tfk.Model(model.inputs, [la.output for la in layers])
+    batch = images((11, 13, 3), count=1)
+    native = {la.name: np.asarray(v) for la, v in zip(layers, probe(batch), strict=True)}
+    outs, traced = _core.Interpreter(graph).run_traced([batch], list(native))
+    assert "SlicingOpLambda" in {n["provenance"]["op_type"].split("(")[0]
+                                 for n in graph.nodes()}
+    for name, value in native.items():
+        assert traced[name].shape == value.shape, name
+        assert rel(value, traced[name]) <= TOL, name
+
+
 def test_tf_keras_layers_with_stored_weights_as_nobuco_writes(tmp_path):
     """nobuco writes tf_keras models of ordinary layers (weights in the file's store, which
     names them by class and order, not by layer name) mixed with TF functions, and reshapes

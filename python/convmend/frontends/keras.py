@@ -1372,23 +1372,55 @@ def _tf_shape(self, args, kwargs, out) -> None:
 
 
 def _tf_getitem(self, args, kwargs, out) -> None:
-    """Slicing a folded constant (``tf.shape(x)[:1][0]``) gives a folded constant."""
+    """Slicing. Of a folded constant (``tf.shape(x)[:1][0]``): a folded constant. Of a computed
+    tensor (onnx2tf's ``x[:, 0:1]``): a Slice, then a Squeeze of the axes an integer indexes."""
     x = args[0] if args and isinstance(args[0], str) else None
-    if x is None or x not in self.folded:
-        raise _Skip("slicing a computed tensor")
+    if x is None:
+        raise _Skip("slicing something that is not a tensor")
     spec = kwargs.get("slice_spec")
-
-    def index(item: Any) -> Any:
-        if isinstance(item, dict):
-            return slice(item.get("start"), item.get("stop"), item.get("step"))
-        if isinstance(item, int):
-            return item
-        raise _Skip(f"slice {item!r}")
-
-    key = tuple(index(i) for i in spec) if isinstance(spec, list) else index(spec)
-    value = np.asarray(self.folded[x][key])
-    self.g.add_constant(out, np.ascontiguousarray(value), "")
-    self.folded[out] = value
+    items = spec if isinstance(spec, list) else [spec]
+    for item in items:
+        if not isinstance(item, dict) and (isinstance(item, bool) or not isinstance(item, int)):
+            raise _Skip(f"slice {item!r}")
+    if x in self.folded:
+        key = tuple(slice(i.get("start"), i.get("stop"), i.get("step")) if isinstance(i, dict)
+                    else i for i in items)
+        value = np.asarray(self.folded[x][key if isinstance(spec, list) else key[0]])
+        self.g.add_constant(out, np.ascontiguousarray(value), "")
+        self.folded[out] = value
+        return
+    shape = self.g_shape(x)
+    if shape is None or len(items) > len(shape):
+        raise _Skip("slicing a tensor of unknown or smaller rank")
+    end_of = np.iinfo(np.int64).max
+    starts, ends, axes, steps, dropped = [], [], [], [], []
+    for axis, item in enumerate(items):
+        if isinstance(item, int):  # x[..., 2]: one element, then the axis goes
+            starts.append(item)
+            ends.append(item + 1 if item != -1 else end_of)
+            steps.append(1)
+            axes.append(axis)
+            dropped.append(axis)
+            continue
+        start, stop, step = item.get("start"), item.get("stop"), item.get("step")
+        step = 1 if step is None else int(step)
+        if step == 0:
+            raise _Skip("slice step 0")
+        if start is None and stop is None and step == 1:
+            continue  # the whole axis
+        starts.append(int(start) if start is not None else (0 if step > 0 else -1))
+        ends.append(int(stop) if stop is not None else (end_of if step > 0 else -end_of))
+        steps.append(step)
+        axes.append(axis)
+    sliced = out if not dropped else self.unique(f"{self.layer['name']}/sliced")
+    if axes:
+        self.node("Slice", [x, self.const("starts", starts, np.int64),
+                            self.const("ends", ends, np.int64), self.const("axes", axes, np.int64),
+                            self.const("steps", steps, np.int64)], sliced)
+    else:
+        self.node("Identity", [x], sliced)
+    if dropped:
+        self.node("Squeeze", [sliced, self.const("squeeze_axes", dropped, np.int64)], out)
 
 
 def _tf_clip(self, args, kwargs, out) -> None:
