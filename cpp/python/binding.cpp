@@ -494,6 +494,11 @@ PYBIND11_MODULE(_core, m) {
            }),
            py::arg("graph"), py::arg("exact") = false, py::arg("threads") = 1,
            py::arg("reference") = false)
+      .def("constant_values", [](const PyInterpreter& p) {
+        std::vector<std::string> names;
+        for (const Value* v : p.interp->constant_values()) names.push_back(v->name());
+        return names;
+      })
       .def("input_names", [](const PyInterpreter& p) {
         std::vector<std::string> names;
         for (const Value* v : p.interp->runtime_inputs()) names.push_back(v->name());

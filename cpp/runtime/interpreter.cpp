@@ -325,6 +325,13 @@ Status Interpreter::evaluate_node(const Node& node, const std::vector<const Tens
   return Status::ok();
 }
 
+std::vector<const Value*> Interpreter::constant_values() const {
+  std::vector<const Value*> values;
+  values.reserve(constants_.size());
+  for (const auto& [v, t] : constants_) values.push_back(v);
+  return values;
+}
+
 Result<std::vector<Tensor>> Interpreter::outputs_of(const RunState& state) const {
   std::vector<Tensor> out;
   for (const Value* v : graph_.outputs()) {

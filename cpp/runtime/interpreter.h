@@ -72,6 +72,9 @@ class Interpreter {
                        std::vector<Tensor>* outputs);
   // The graph outputs of a kept state.
   Result<std::vector<Tensor>> outputs_of(const RunState& state) const;
+  // Constants and the values folded from them at prepare (a dequantized weight, say): what
+  // evaluate_node takes without being given.
+  std::vector<const Value*> constant_values() const;
 
  private:
   Interpreter(const Graph& graph, const RunOptions& options) : graph_(graph), options_(options) {}

@@ -95,21 +95,6 @@ def _record(table: dict[str, TensorComparison], name: str, err: float, image: st
         entry.native_vs_exact = native_vs_exact
 
 
-# Ops the interpreter always folds when their inputs are constants (runtime/interpreter.cpp,
-# folds_weights): a dynamic-range weight's DequantizeLinear is one.
-_FOLDED_OPS = {"DequantizeLinear", "Cast", "Transpose", "Identity", "Reshape"}
-
-
-def _folded_constants(graph) -> set[str]:
-    """Constant values and the values the interpreter folds from them at prepare, so that a
-    node reading a dequantized weight can be checked in isolation."""
-    constants = {v["name"] for v in graph.values() if v["constant"]}
-    for node in graph.nodes():  # topological order
-        if node["op"] in _FOLDED_OPS and all(i is None or i in constants for i in node["inputs"]):
-            constants.update(node["outputs"])
-    return constants
-
-
 def compare_with_native(model: str | Path, inputs: Iterable[tuple[str, np.ndarray]],
                         intermediates: bool = True, exact: bool = False,
                         threads: int = 1, isolated: bool = True,
@@ -126,7 +111,9 @@ def compare_with_native(model: str | Path, inputs: Iterable[tuple[str, np.ndarra
     native = runners.open_runner(Path(model))
     native_names: Sequence[str] = native.intermediate_names() if intermediates else []
     ir_names = {n for node in graph.nodes() for n in node["outputs"]}
-    constants = _folded_constants(graph)
+    # Constants and what the interpreter folds from them (a dequantized weight): a node reading
+    # them can be checked alone, and they are not computed values a runtime would show.
+    constants = set(interp.constant_values())
     # Computed float values; a weight dequantized at load is not one (no runtime shows it).
     float_values = {v["name"] for v in graph.values()
                     if v["name"] in ir_names and v["name"] not in constants

@@ -531,7 +531,6 @@ class SavedModelRunner(Runner):
 
         wrapped = tf.compat.v1.wrap_function(imported, [])
         # The inputs follow the flattened signature: dict keys sorted, as ours are.
-        frozen_inputs = [t for t in frozen_inputs if t.dtype != tf.resource]
         input_ops = [t.name.split(":")[0] for t in frozen_inputs]
         feeds = [wrapped.graph.get_tensor_by_name(t.name) for t in frozen_inputs]
         nodes = {n.name: (i, n) for i, n in enumerate(graph_def.node)}

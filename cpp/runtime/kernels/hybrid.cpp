@@ -103,7 +103,7 @@ Status quantize_hybrid_input(KernelContext& ctx, int64_t row_size, Tensor& holde
     return error(StatusCode::kInvalidArgument, ctx.node.op_name(), " '", ctx.node.name(),
                  "': hybrid input of ", n, " elements is not made of rows of ", row_size);
   }
-  holder = x.clone();
+  ASSIGN_OR_RETURN(holder, Tensor::create(x.dtype(), x.shape()));
   if (x.dtype() == DType::kFloat32) {
     fake_quantize_rows(x.data<float>(), n / row_size, row_size, scheme, holder.data<float>());
   } else if (x.dtype() == DType::kFloat64) {
