@@ -169,3 +169,16 @@ def test_unconfirmed_suspicions_are_kept_apart_when_outputs_agree():
     wrong[:, 0] += 100.0
     kept, apart = split_on_agreement([dict(f) for f in findings], source, wrong)
     assert len(kept) == 3 and apart == []
+
+
+def test_interpreter_lists_folded_dequantized_weights(pair):
+    """The values the interpreter folds at prepare (exactness checks a node reading them
+    alone): every dynamic-range weight's DequantizeLinear output, never a computed value."""
+    graph = pair["int8"]
+    folded = set(_core.Interpreter(graph).constant_values())
+    dequantized = [n["outputs"][0] for n in graph.nodes() if n["op"] == "DequantizeLinear"]
+    assert len(dequantized) >= 40
+    assert set(dequantized) <= folded
+    computed = {n["outputs"][0] for n in graph.nodes() if n["op"] in ("Conv", "Add")}
+    assert not computed & folded
+    assert graph.inputs()[0]["name"] not in folded
