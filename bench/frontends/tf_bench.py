@@ -51,7 +51,7 @@ def float64_truth(path: Path, batch: np.ndarray, names: list[str]) -> dict[str, 
 
     from convmend.frontends import tf as tf_frontend
 
-    frozen = tf_frontend._frozen_cached(path, "serving_default")
+    frozen = tf_frontend.frozen_signature(path, "serving_default")
     graph_def = tf.compat.v1.GraphDef()
     graph_def.CopyFrom(frozen.graph_def)
     f32, f64 = tf.float32.as_datatype_enum, tf.float64.as_datatype_enum

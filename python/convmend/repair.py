@@ -10,7 +10,8 @@
    disagreeing images and agreeing ones) improves and no agreeing image starts to disagree,
    repeat on the repaired graph until it agrees or nothing helps.
 3. **Write** the repaired graph in the target's own format (ONNX and TFLite through the C++
-   writers), atomically, never over an input; the sidecar carries the repaired contract.
+   writers; Keras, PyTorch and SavedModel through ``writeback``), atomically, never over an
+   input; the sidecar carries the repaired contract.
 4. **Verify** natively: the source and the repaired file run in their own runtimes on all
    images; the report gives disagreement and logit error before and after.
 
@@ -18,7 +19,7 @@ Declared-lossy changes (quantization, float16) are reported and kept unless
 ``restore_precision`` asks for the source's float weights.
 
 With ``reconvert`` (FAULTS.md ``converter.choice``), a target the IR repair cannot fix (or
-cannot even feed or write: an input onnx2tf made [1, 224, 3, 224], a SavedModel) is converted
+cannot even feed or write: an input onnx2tf made [1, 224, 3, 224]) is converted
 again from the source through each registered chain to the target's format, faithful chains
 first; the first whose output agrees with the source natively on every image is written.
 Report schema: docs/repair.md.
@@ -41,6 +42,8 @@ GOAL_RELATIVE_ERROR = 1e-4
 WRITABLE_FORMATS = {".onnx": "onnx", ".tflite": "tflite", ".keras": "keras", ".h5": "keras",
                     ".hdf5": "keras", ".pt2": "torch", ".pth": "torch", ".pt": "torch"}
 INPUT_FIXES = ("emit", "bake")
+_WRITERS = ("repair writes ONNX (.onnx), TFLite (.tflite), Keras (.keras, .h5), PyTorch (.pt2, "
+            "state-dict .pth/.pt) and TensorFlow SavedModel (folder) targets")
 
 
 # ---------------------------------------------------------------- input contract
@@ -185,7 +188,8 @@ def _input_repair(finding: dict[str, Any], source_contract: Any, target_contract
     if spec == target_contract.spec:
         step["reason"] = (
             "the target's own contract already feeds it this way; making it take the "
-            "source's layout needs an op at its input (--input-fix bake, ONNX and TFLite)"
+            "source's layout needs an op at its input (--input-fix bake: ONNX, TFLite, "
+            "SavedModel)"
             if patch.get("kind") == "transpose_input" else
             "the preprocessing that works is the target's own contract; nothing to emit")
         return step, target_contract, target_graph
@@ -214,17 +218,20 @@ def _check_paths(src: Path, dst: Path, out: Path) -> str:
         if not p.exists():
             raise ConvmendError(f"model file not found: {p}")
     check_output_path(out, [src, dst])
-    fmt = WRITABLE_FORMATS.get(dst.suffix.lower())
     if dst.is_dir():
-        raise ConvmendError(
-            f"cannot write a repaired SavedModel ({dst}): its weights are read frozen into the "
-            "serving graph and there is no writer back yet; repair writes ONNX (.onnx), TFLite "
-            "(.tflite), Keras (.keras, .h5) and PyTorch (.pt2, state-dict .pth/.pt) targets")
+        from convmend.frontends.tf import _is_saved_model
+
+        if not _is_saved_model(dst):
+            raise ConvmendError(f"{dst} is a folder but not a TensorFlow SavedModel (no "
+                                f"saved_model.pb); {_WRITERS}")
+        if out.exists():
+            raise ConvmendError(f"output folder {out} already exists; remove it or choose "
+                                "another path; nothing written")
+        return "saved_model"
+    fmt = WRITABLE_FORMATS.get(dst.suffix.lower())
     if fmt is None:
         raise ConvmendError(
-            f"cannot write a repaired {dst.suffix or 'extension-less'} model: repair writes "
-            "ONNX (.onnx), TFLite (.tflite), Keras (.keras, .h5) and PyTorch (.pt2, "
-            "state-dict .pth/.pt) targets")
+            f"cannot write a repaired {dst.suffix or 'extension-less'} model: {_WRITERS}")
     if out.suffix.lower() != dst.suffix.lower():
         raise ConvmendError(f"output {out} must have the target's extension {dst.suffix} "
                             "(the repaired model is written in the target's own format)")
@@ -235,14 +242,19 @@ def _write(fmt: str, dst: Path, out: Path, original: Any, repaired: Any, trust: 
            changed: bool) -> list[str]:
     """Write the repaired model in the target's format; what was written, in words."""
     from convmend import writeback
-    from convmend.fileio import save_atomically, write_bytes_atomically
+    from convmend.fileio import copy_model_atomically, save_atomically, write_bytes_atomically
 
     if not changed:  # nothing inside the model changed: the target's own bytes
-        write_bytes_atomically(out, dst.read_bytes())
+        if dst.is_dir():
+            copy_model_atomically(dst, out)
+        else:
+            write_bytes_atomically(out, dst.read_bytes())
         return ["the target's own bytes (only its input contract changed)"]
     if fmt in ("onnx", "tflite"):
         save_atomically(out, repaired.save)
         return [f"the repaired IR through the C++ {fmt} writer"]
+    if fmt == "saved_model":
+        return writeback.write_saved_model(dst, original, repaired, out)
     if fmt == "keras":
         assigned = writeback.write_keras(dst, original, repaired, out, trust)
         return [f"Keras variable {name}" for name in assigned]
@@ -504,8 +516,9 @@ def _repair_in_ir(src: Path, dst: Path, out: Path, images: Any = None,
                  "disagreeing": disagreeing(source_out, own_out)}
     steps: list[dict[str, Any]] = []
     repaired_contract = target_contract
-    # Baking inserts ops: only the ONNX and TFLite writers write a changed structure.
-    can_bake = fmt in ("onnx", "tflite")
+    # Baking inserts ops: the ONNX and TFLite writers write a changed structure, the
+    # SavedModel writer an input prefix before the frozen graph.
+    can_bake = fmt in ("onnx", "tflite", "saved_model")
     for finding in sorted(in_findings, key=lambda f: -f.get("confidence", 0)):
         if not finding.get("confirmed"):
             continue
@@ -567,7 +580,12 @@ def _repair_in_ir(src: Path, dst: Path, out: Path, images: Any = None,
     try:
         _write_sidecar(dst, out, repaired_contract)
     except BaseException:
-        out.unlink(missing_ok=True)
+        if out.is_dir():
+            import shutil
+
+            shutil.rmtree(out, ignore_errors=True)
+        else:
+            out.unlink(missing_ok=True)
         raise
 
     lap("write")

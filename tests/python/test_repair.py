@@ -1,6 +1,8 @@
 """`convmend repair` on the pretrained MobileNetV2: two faults planted in its ONNX export are
 fixed and the written file agrees with PyTorch in ONNX Runtime; a wrongly recorded input
-contract is emitted or baked into a TFLite file; and the refusals (output over an input, a
+contract is emitted or baked into a TFLite file; weights are written back into Keras, PyTorch
+and SavedModel targets, and onnx2tf's swapped input layout is baked into a SavedModel; and the
+refusals (output over an input, a
 missing folder, a format with no writer, a target nothing can repair) leave no file."""
 
 from __future__ import annotations
@@ -152,11 +154,11 @@ def test_refusals_leave_no_file(torch_pair, keras_pair, two_faults, tmp_path, ca
     # A folder that does not exist.
     assert main(["repair", str(src), str(target), "-o", str(tmp_path / "no" / "x.onnx")]) == 2
     assert "does not exist" in capsys.readouterr().err
-    # Formats without a writer: a SavedModel folder, an unknown extension.
+    # No writer: a folder that is not a SavedModel, an unknown extension.
     saved = tmp_path.parent / f"{tmp_path.name}-saved_model"
     saved.mkdir(exist_ok=True)
     assert main(["repair", str(src), str(saved), "-o", str(tmp_path / "x")]) == 2
-    assert "SavedModel" in capsys.readouterr().err
+    assert "is a folder but not a TensorFlow SavedModel" in capsys.readouterr().err
     other = tmp_path.parent / f"{tmp_path.name}-model.bin"
     other.write_bytes(b"\0" * 16)
     assert main(["repair", str(src), str(other), "-o", str(tmp_path / "x.bin")]) == 2
@@ -304,3 +306,79 @@ def test_torch_program_weights_written_back(torch_pair, tmp_path):
     assert report["status"] == "repaired", repair.summary_lines(report)
     assert report["output"]["written"] == ["PyTorch tensor features.7.conv.2.weight"]
     assert report["native"]["repaired"]["max_relative_error"] <= 1e-4
+
+
+def test_saved_model_target_weights_written_back(keras_pair, tmp_path):
+    """A SavedModel exported from Keras with one kernel channel tripled: the repaired SavedModel
+    (the frozen serving graph with that constant fixed, same signature) agrees with the source
+    in TensorFlow itself; a second repair into the same folder is refused."""
+    import keras
+    import tensorflow as tf
+
+    from convmend import repair
+    from convmend.contract import contract_of, write_contract
+    from convmend.errors import ConvmendError
+
+    src, _ = keras_pair
+    model = keras.models.load_model(src, compile=False)
+    kernel = model.get_layer("block_6_project").weights[0]
+    w = kernel.numpy()
+    w[..., 3] *= 3.0
+    kernel.assign(w)
+    target = tmp_path / "faulty_saved_model"
+    model.export(str(target), verbose=False)
+    write_contract(target, contract_of(src))
+    fixed = tmp_path / "fixed_saved_model"
+    report = repair.repair(src, target, fixed, count=COUNT)
+    assert report["status"] == "repaired", repair.summary_lines(report)
+    [written] = report["output"]["written"]
+    assert written.startswith("SavedModel constant ") and "block_6_project" in written
+    assert report["native"]["target"]["max_relative_error"] > 1e-2
+    assert report["native"]["repaired"]["max_relative_error"] <= 1e-4
+    before = tf.saved_model.load(str(target)).signatures["serving_default"]
+    after = tf.saved_model.load(str(fixed)).signatures["serving_default"]
+    assert after.structured_input_signature == before.structured_input_signature
+    assert list(after.structured_outputs) == list(before.structured_outputs)
+    with pytest.raises(ConvmendError, match="already exists"):
+        repair.repair(src, target, fixed, count=COUNT)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "faulty_saved_model", "faulty_saved_model.json", "fixed_saved_model",
+        "fixed_saved_model.json"]
+
+
+def test_saved_model_relayout_is_baked(tmp_path):
+    """onnx2tf reads an NHWC ONNX input as NCHW and writes a SavedModel taking [1, 32, 3, 32];
+    --input-fix bake writes a SavedModel that takes the source's [1, 32, 32, 3] (a Transpose
+    before the frozen graph) and agrees with the ONNX source natively."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    import tensorflow as tf
+
+    from convmend import repair
+    from convmend.contract import contract_of
+    from small_models import tiny_onnx
+
+    if importlib.util.find_spec("onnx2tf") is None:
+        pytest.skip("onnx2tf is not installed")
+    src = tiny_onnx(tmp_path / "tiny.onnx", nhwc=True)
+    target = tmp_path / "onnx2tf_saved_model"
+    # In a subprocess: importing onnx2tf sets TF_USE_LEGACY_KERAS=1 for the whole process.
+    proc = subprocess.run([sys.executable, "-m", "convmend.cli", "convert", str(src), "--to",
+                           "tf", "--via", "onnx2tf.saved_model", "-o", str(target),
+                           "--timeout", "600"], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert list(contract_of(target).input_shape) == [1, 32, 3, 32]
+    fixed = tmp_path / "fixed_saved_model"
+    report = repair.repair(src, target, fixed, count=COUNT, input_fix="bake")
+    assert report["status"] == "repaired", repair.summary_lines(report)
+    step = report["steps"][0]
+    assert step["code"] == "input.layout" and step["kept"] and step["fix"] == "bake"
+    assert report["output"]["written"] == ["the frozen serving graph with Transpose at its input"]
+    assert report["native"]["repaired"]["disagreeing"] == 0
+    assert report["native"]["repaired"]["max_relative_error"] <= 1e-4
+    assert contract_of(fixed).spec.layout == "nhwc"
+    served = tf.saved_model.load(str(fixed)).signatures["serving_default"]
+    [spec] = served.structured_input_signature[1].values()
+    assert spec.shape.as_list() == [1, 32, 32, 3]

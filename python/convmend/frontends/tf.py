@@ -209,7 +209,8 @@ def _inline_calls(graph_def: Any, outputs: Sequence[str]) -> Any:
     return tf_optimizer.OptimizeGraph(config, meta)
 
 
-def _frozen_cached(path: str | Path, signature: str) -> Frozen:
+def frozen_signature(path: str | Path, signature: str = "serving_default") -> Frozen:
+    """``freeze``, kept per path and signature (``load`` leaves its result here)."""
     key = (str(Path(path).resolve()), signature)
     if key not in _FROZEN:
         _FROZEN[key] = freeze(path, signature)
@@ -225,7 +226,7 @@ def native_trace(
     """TF's own values of tensors of the frozen graph (``node`` or ``node:i``), computed by a
     session run of that graph on ``batch`` (one array, or a dict keyed by signature key or
     placeholder name). The frozen graph is cached per path and signature."""
-    frozen = _frozen_cached(path, signature)
+    frozen = frozen_signature(path, signature)
     if isinstance(batch, np.ndarray):
         if len(frozen.inputs) != 1:
             raise ConvmendError(f"{path}: {len(frozen.inputs)} inputs; pass a dict")
@@ -1139,7 +1140,7 @@ def compare_with_tf(
     show what one node adds. Errors are max|ir - tf| / max|tf|."""
     from convmend import _core
 
-    frozen = _frozen_cached(path, signature)
+    frozen = frozen_signature(path, signature)
     tf_names = {n.name for n in frozen.graph_def.node}
     nodes = graph.nodes()
     produced = [o for n in nodes for o in n["outputs"]]
