@@ -10,6 +10,10 @@ NWCH) with `--input-fix bake`.
 
     .venv/bin/python bench/repair/matrix_cells.py [--matrix bench/results/matrix.json]
         [--count 20] [--models mobilenet_v2 ...] [--kinds disagreeing mismatch relayout]
+        [--merge [--redo declined ...]]
+
+``--merge`` keeps the rows of the existing results and measures only the cells without one
+(and those whose repair status is one of ``--redo``).
 
 Results: bench/results/repair.{json,md}.
 """
@@ -137,8 +141,8 @@ def markdown(doc: dict[str, Any]) -> str:
               "onnx2tf reads every 4-D ONNX input as NCHW; given the NHWC input tf2onnx and "
               "onnxmltools write, it makes [1, 224, 3, 224] (NWCH). Fed that way the model "
               "agrees (`input_relayout`); `convmend repair --input-fix bake` puts a Transpose "
-              "after the input so that it takes the source's NHWC images (ONNX and TFLite; a "
-              "Keras or SavedModel target gets the layout in its contract instead).", "",
+              "after the input so that it takes the source's NHWC images (ONNX, TFLite and "
+              "SavedModel; a Keras target gets the layout in its contract instead).", "",
               "| model | source -> target | chain | before: disagree, max rel. err | after "
               "(native) | edits |", "|---|---|---|---|---|---|"]
     for c in doc.get("input_relayout", []):
@@ -155,6 +159,18 @@ def markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _key(row: dict[str, Any]) -> tuple[str, ...]:
+    return (row["model"], row["source"], row["target"], row["chain"])
+
+
+def _unmeasured(cells: list[dict], old_rows: list[dict], field: str, redo: list[str],
+                kept: list[dict]) -> list[dict]:
+    """The cells still to measure; ``kept`` gets the old rows that stay."""
+    done = {_key(r): r for r in old_rows if (r.get(field) or {}).get("status") not in redo}
+    kept.extend(done[_key(c)] for c in cells if _key(c) in done)
+    return [c for c in cells if _key(c) not in done]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--matrix", default=str(RESULTS / "matrix.json"))
@@ -163,6 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", nargs="+", help="only these models' cells")
     ap.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS),
                     help="which cells: disagreeing, mismatch (input_mismatch), relayout")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the rows already in --out; measure only cells without one")
+    ap.add_argument("--redo", nargs="+", default=[],
+                    help="with --merge: measure again the cells whose status is one of these")
     args = ap.parse_args(argv)
     matrix = json.loads(Path(args.matrix).read_text())
     if args.models:
@@ -175,6 +195,26 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     mismatch_rows: list[dict[str, Any]] = []
     relayout_rows: list[dict[str, Any]] = []
+    if args.merge:
+        old = json.loads(Path(args.out + ".json").read_text())
+        repairable = _unmeasured(repairable, old["rows"], "restore", args.redo, rows)
+        mismatched = _unmeasured(mismatched, old["input_mismatch"], "reconvert", args.redo,
+                                 mismatch_rows)
+        relayout = _unmeasured(relayout, old["input_relayout"], "bake", args.redo,
+                               relayout_rows)
+        # Rows of kinds or models not selected now stay as they were.
+        for key, kept in (("rows", rows), ("input_mismatch", mismatch_rows),
+                          ("input_relayout", relayout_rows)):
+            have = {_key(r) for r in kept}
+            kept += [r for r in old[key] if _key(r) not in have and r not in kept]
+
+    planned = (len(repairable) + len(mismatched) + len(relayout) + len(rows)
+               + len(mismatch_rows) + len(relayout_rows))
+    models = list(dict.fromkeys(c["model"] for c in matrix["cells"]))
+
+    def _order(row: dict[str, Any]) -> tuple:
+        rank = models.index(row["model"]) if row["model"] in models else len(models)
+        return (rank, row["source"], row["target"], row["chain"])
 
     def write(partial: bool) -> None:
         # After every cell: a long run that is stopped keeps what it measured.
@@ -183,10 +223,10 @@ def main(argv: list[str] | None = None) -> int:
             "matrix_cells": len(matrix["cells"]),
             "not_run": sum(c["outcome"] == "not_run" for c in matrix["cells"]),
             "partial": partial,
-            "planned": len(repairable) + len(mismatched) + len(relayout),
-            "rows": rows,
-            "input_mismatch": mismatch_rows,
-            "input_relayout": relayout_rows,
+            "planned": planned,
+            "rows": sorted(rows, key=_order),
+            "input_mismatch": sorted(mismatch_rows, key=_order),
+            "input_relayout": sorted(relayout_rows, key=_order),
         }
         write_results(args.out, doc, markdown)
 
