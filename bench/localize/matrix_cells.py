@@ -9,7 +9,8 @@ Every cell whose converted model loads and takes the source's images is localize
   be localized as `input.layout`.
 
     .venv/bin/python bench/localize/matrix_cells.py [--matrix bench/results/matrix.json]
-        [--count 8] [--models mobilenet_v2 ...] [--outcomes declared_lossy ...] [--merge]
+        [--count 8] [--models mobilenet_v2 ...] [--outcomes declared_lossy ...]
+        [--merge [--missing]]
 
 `--merge` keeps the rows of an earlier run at `--out` that this run does not redo (a cell is
 its model, source, target and chain), so that a heavy matrix can be localized in parts.
@@ -150,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(RESULTS / "localize_matrix"))
     ap.add_argument("--merge", action="store_true",
                     help="keep the earlier run's rows at --out that this run does not redo")
+    ap.add_argument("--missing", action="store_true",
+                    help="with --merge: only the cells with no localized row yet")
     args = ap.parse_args(argv)
     matrix = json.loads(Path(args.matrix).read_text())
     # A cell converted on another machine is converted again here (benchdoc.converted_model).
@@ -159,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     earlier_path = Path(f"{args.out}.json")
     earlier = (json.loads(earlier_path.read_text())
                if args.merge and earlier_path.is_file() else None)
+    if earlier is not None and args.missing:
+        done = {_key(r) for r in earlier["rows"] if r["localize"]["status"] == "ok"}
+        cells = [c for c in cells if _key(c) not in done]
     start = time.perf_counter()
     rows: list[dict[str, Any]] = []
 
