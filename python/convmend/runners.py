@@ -345,9 +345,11 @@ class KerasRunner(Runner):
         super().__init__(path)
         import keras
 
+        from convmend import loaded
+
         self._keras = keras
         try:
-            self._model = keras.models.load_model(str(path), compile=False)
+            self._model = loaded.keras_model(path)  # shared with the Keras frontend
         except Exception as exc:  # Keras raises ValueError/TypeError/OSError alike
             legacy = keras2_version(path)
             if legacy is None:
@@ -475,8 +477,10 @@ class SavedModelRunner(Runner):
                 tf.config.threading.set_inter_op_parallelism_threads(1)
             except RuntimeError:  # TF's runtime is already up; its thread pools are fixed
                 pass
+        from convmend import loaded
+
         try:
-            self._model = tf.saved_model.load(str(path))
+            self._model = loaded.saved_model(path)  # shared with the TF frontend
         except Exception as exc:  # TF raises OSError/ValueError/its own errors alike
             raise ConvmendError(f"TensorFlow cannot load SavedModel {path}: {exc}") from exc
         signatures = self._model.signatures

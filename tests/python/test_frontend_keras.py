@@ -542,3 +542,36 @@ def test_lambda_refused_without_trust(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(ConvmendError, match="not found"):
         frontend.load(tmp_path / "nope.keras")
+
+
+def test_model_object_shared_with_the_runner_and_reloaded_when_the_file_changes(tmp_path):
+    """The native runner and the frontend read one loaded model (``convmend.loaded``); a file
+    rewritten in between is loaded again, and a caller that changes weights (writeback) gets
+    its own copy, so the shared one is never modified."""
+    import time
+
+    from convmend import loaded
+
+    def small(units: int) -> keras.Model:
+        inp = keras.Input((8, 8, 3), name="image")
+        x = L.Conv2D(4, 3, name="conv")(inp)
+        x = L.GlobalAveragePooling2D(name="gap")(x)
+        return keras.Model(inp, L.Dense(units, name="out")(x))
+
+    path = tmp_path / "m.keras"
+    small(5).save(path)
+    loaded.clear()
+    runner = KerasRunner(path)
+    assert loaded.keras_model(path) is runner._model
+    graph = frontend.load(path)
+    assert loaded.keras_model(path) is runner._model  # still the one object
+    assert graph.outputs()[0]["shape"][-1] == 5
+    own = frontend.load_model_object(path)
+    assert own is not runner._model
+    own.get_layer("conv").weights[0].assign(np.zeros((3, 3, 3, 4), np.float32))
+    assert np.abs(runner._model.get_layer("conv").weights[0].numpy()).max() > 0
+    time.sleep(0.01)
+    small(7).save(path)
+    assert frontend.load(path).outputs()[0]["shape"][-1] == 7
+    assert loaded.keras_model(path) is not runner._model
+    loaded.clear()

@@ -82,11 +82,18 @@ def _checked_config(path: Path, trust: bool) -> tuple[dict[str, Any] | None,
     return cfg, _layers_in(cfg, KERAS2_ONLY)
 
 
-def _keras_load(path: Path, trust: bool, keras2: dict[str, list[str]]) -> Any:
+def _keras_load(path: Path, trust: bool, keras2: dict[str, list[str]],
+                fresh: bool = False) -> Any:
+    """The ``keras.Model`` of ``path``: shared with the native runner (``loaded``), or a copy
+    of its own when ``fresh`` (a caller that changes it)."""
     import keras
 
+    from convmend import loaded
+
     try:
-        return keras.models.load_model(str(path), compile=False, safe_mode=not trust)
+        if fresh:
+            return keras.models.load_model(str(path), compile=False, safe_mode=not trust)
+        return loaded.keras_model(path, safe_mode=not trust)
     except Exception as exc:  # Keras raises ValueError/TypeError/OSError alike
         if keras2:  # say which layers, not only Keras' first complaint
             raise UnsupportedLayers(FORMAT, keras2) from exc
@@ -102,7 +109,7 @@ def load_model_object(path: Path, trust: bool = False) -> Any:
     if keras2:
         raise ConvmendError(f"{path} was written by Keras 2 (tf_keras layers "
                             f"{', '.join(sorted(keras2))}); writing it back is not supported")
-    return _keras_load(path, trust, keras2)
+    return _keras_load(path, trust, keras2, fresh=True)
 
 
 def from_model(model: Any, name: str | None = None, trust: bool = False) -> Any:
