@@ -86,19 +86,39 @@ class Frozen:
     path: Path
     signature: str
     graph_def: Any
-    graph: Any  # tf.Graph holding graph_def, for static shapes and session runs
     inputs: list[tuple[str, str]]  # (signature key, placeholder node name), keys sorted
     outputs: list[tuple[str, str]]  # (signature key, tensor name), keys sorted
+    _graph: Any = None
+    _shapes: Any = None
     _session: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def graph(self) -> Any:
+        """A tf.Graph holding graph_def, for session runs (imported on first use: 2 s of
+        ResNet101's weights copied into TensorFlow)."""
+        with self._lock:
+            if self._graph is None:
+                self._graph = _imported(self.graph_def)
+            return self._graph
 
     def session(self) -> Any:
         import tensorflow as tf
 
+        graph = self.graph
         with self._lock:
             if self._session is None:
-                self._session = tf.compat.v1.Session(graph=self.graph)
+                self._session = tf.compat.v1.Session(graph=graph)
             return self._session
+
+
+def _imported(graph_def: Any) -> Any:
+    import tensorflow as tf
+
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.import_graph_def(graph_def, name="")
+    return graph
 
 
 _FROZEN: dict[tuple[str, str], Frozen] = {}
@@ -119,7 +139,6 @@ def freeze(path: str | Path, signature: str = "serving_default") -> Frozen:
         raise ConvmendError(
             f"{path} is not a TensorFlow SavedModel directory (no saved_model.pb)"
         )
-    import tensorflow as tf
 
     from convmend import loaded
 
@@ -154,10 +173,7 @@ def freeze(path: str | Path, signature: str = "serving_default") -> Frozen:
     else:
         out_keys = [f"output_{i}" for i in range(len(frozen_outputs))]
     out_names = [t.name for t in frozen_outputs]
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.compat.v1.import_graph_def(graph_def, name="")
-    return Frozen(path, signature, graph_def, graph, list(zip(keys, placeholders, strict=True)),
+    return Frozen(path, signature, graph_def, list(zip(keys, placeholders, strict=True)),
                   list(zip(out_keys, out_names, strict=True)))
 
 
@@ -304,6 +320,8 @@ class _Builder:
         self.order_index = {n.name: i for i, n in enumerate(frozen.graph_def.node)}
         self.g = _core.Graph(frozen.path.name)
         self.consts: dict[str, np.ndarray] = {}  # TF tensor name -> folded value
+        self.live: set[str] = set()  # nodes that depend on an input (set by build)
+        self._shape_graph: Any = None
         self.ir: dict[str, str] = {}  # TF tensor name -> IR value name
         self.ir_consts: set[str] = set()
         self.unsupported: dict[str, list[str]] = {}
@@ -319,9 +337,11 @@ class _Builder:
         return [_tensor_name(i) for i in node.input if not i.startswith("^")]
 
     def static_shape(self, tensor: str) -> list[int | None] | None:
+        if tensor in self.consts:
+            return list(self.consts[tensor].shape)
         ref = tensor if ":" in tensor else tensor + ":0"
         try:
-            shape = self.frozen.graph.get_tensor_by_name(ref).shape
+            shape = self.shape_graph().get_tensor_by_name(ref).shape
         except (KeyError, ValueError):
             return None
         return None if shape.rank is None else list(shape.as_list())
@@ -403,6 +423,7 @@ class _Builder:
         needed = self.ancestors([_node_of(t) for _, t in frozen.outputs])
         live = self.live_nodes(placeholders, needed)
         self.fold_frontier(live, needed)
+        self.live = live
         for key, name in frozen.inputs:
             node = self.nodes[name]
             dtype = np.dtype(_np_dtype(node.attr["dtype"].type)).name
@@ -542,6 +563,10 @@ class _Builder:
         import tensorflow as tf
 
         keep = self.ancestors([_node_of(t) for t in fetch])
+        ops = _eager_ops()
+        if all(self.nodes[n].op in ops for n in keep) and all(
+                ":" not in t or t.endswith(":0") for t in fetch):
+            return self.run_eagerly(keep, fetch, ops)
         sub = tf.compat.v1.GraphDef()
         sub.versions.CopyFrom(self.frozen.graph_def.versions)
         sub.node.extend(n for n in self.frozen.graph_def.node if n.name in keep)
@@ -550,6 +575,62 @@ class _Builder:
             tf.compat.v1.import_graph_def(sub, name="")
         with tf.compat.v1.Session(graph=graph) as session:
             return session.run([t if ":" in t else t + ":0" for t in fetch])
+
+    def shape_graph(self) -> Any:
+        """The live nodes, imported into a tf.Graph for TensorFlow's static shapes, each
+        constant they read stubbed (a large one as a Placeholder of its shape, a small one as
+        its value, which shapes may depend on): the whole frozen graph would take seconds to
+        import (ResNet101: 1 s of op bookkeeping, 2 s with its weights copied)."""
+        if self._shape_graph is not None:
+            return self._shape_graph
+        import tensorflow as tf
+
+        light = tf.compat.v1.GraphDef()
+        light.versions.CopyFrom(self.frozen.graph_def.versions)
+        stubs: dict[str, str] = {}
+        for _, name in self.topological(self.live):
+            copy = light.node.add()
+            copy.CopyFrom(self.nodes[name])
+            del copy.input[:]
+            for ref in self.nodes[name].input:
+                if ref.startswith("^"):
+                    continue
+                if _node_of(ref) in self.live:
+                    copy.input.append(ref)
+                    continue
+                tensor = _tensor_name(ref)
+                if tensor not in stubs:
+                    stubs[tensor] = f"convmend_shape_stub/{tensor.replace(':', '_')}"
+                    value = self.consts[tensor]
+                    stub = light.node.add()
+                    stub.name = stubs[tensor]
+                    if value.size < 4096:
+                        stub.op = "Const"
+                        stub.attr["dtype"].type = tf.as_dtype(value.dtype).as_datatype_enum
+                        stub.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value))
+                    else:
+                        stub.op = "Placeholder"
+                        stub.attr["dtype"].type = tf.as_dtype(value.dtype).as_datatype_enum
+                        stub.attr["shape"].shape.CopyFrom(
+                            tf.TensorShape(value.shape).as_proto())
+                copy.input.append(stubs[tensor])
+        self._shape_graph = _imported(light)
+        return self._shape_graph
+
+    def run_eagerly(self, keep: set[str], fetch: list[str], ops: dict[str, Any]
+                    ) -> list[Any]:
+        """The same ops run one by one, arithmetic in TensorFlow's eager mode (the same CPU
+        kernels as a session), data movement in numpy, without importing a graph (1 s of
+        ResNet101's BatchNorm folding)."""
+        values: dict[str, Any] = {}
+        for _, name in self.topological(keep):
+            node = self.nodes[name]
+            args = [values[_node_of(i)] for i in node.input if not i.startswith("^")]
+            if node.op == "Const":
+                values[name] = _const_array(node)
+            else:
+                values[name] = np.asarray(ops[node.op](node, *args))
+        return [values[_node_of(t)] for t in fetch]
 
     def fold_node(self, node: Any) -> bool:
         """Evaluate a node whose data inputs are all constant, with TF itself."""
@@ -635,6 +716,30 @@ def _evaluate(node: Any, values: Sequence[np.ndarray]) -> list[np.ndarray]:
     outputs = graph.get_operation_by_name("op").outputs
     with tf.compat.v1.Session(graph=graph) as session:
         return [np.asarray(v) for v in session.run(list(outputs))]
+
+
+def _eager_ops() -> dict[str, Any]:
+    """Ops of a constant frontier that ``run_eagerly`` knows (single output, attributes
+    inferred from the inputs or read from the node)."""
+    import tensorflow as tf
+
+    raw = tf.raw_ops
+    return {
+        "Const": None,
+        "Identity": lambda n, x: x,  # data movement in numpy, arithmetic in TF's kernels
+        "Mul": lambda n, x, y: raw.Mul(x=x, y=y),
+        "Sub": lambda n, x, y: raw.Sub(x=x, y=y),
+        "AddV2": lambda n, x, y: raw.AddV2(x=x, y=y),
+        "Add": lambda n, x, y: raw.Add(x=x, y=y),
+        "RealDiv": lambda n, x, y: raw.RealDiv(x=x, y=y),
+        "Rsqrt": lambda n, x: raw.Rsqrt(x=x),
+        "Sqrt": lambda n, x: raw.Sqrt(x=x),
+        "Reshape": lambda n, x, shape: np.reshape(x, [int(d) for d in np.ravel(shape)]),
+        "Squeeze": lambda n, x: (np.squeeze(x, axis=tuple(n.attr["squeeze_dims"].list.i))
+                                 if n.attr["squeeze_dims"].list.i else np.squeeze(x)),
+        "ExpandDims": lambda n, x, axis: np.expand_dims(x, int(np.ravel(axis)[0])),
+        "Transpose": lambda n, x, perm: np.transpose(x, [int(p) for p in np.ravel(perm)]),
+    }
 
 
 # --------------------------------------------------------------------------- op handlers
