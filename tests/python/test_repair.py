@@ -262,23 +262,31 @@ def test_declared_lossy_is_kept_unless_restore_precision(torch_pair, tmp_path, c
     assert not any(n["op"] == "DequantizeLinear" for n in engine.load(out).nodes())
 
 
-def test_keras_target_weights_written_back(keras_pair, tmp_path):
-    """A .keras target with one kernel channel tripled: the repaired .keras (written through
-    Keras, only that variable assigned) agrees with the source in Keras itself."""
+def _keras_with_tripled_channel(src: Path, target: Path, save) -> Path:
+    """The Keras source with output channel 3 of block_6_project's kernel tripled, saved by
+    ``save(model, target)`` with the source's input contract."""
     import keras
 
-    from convmend import repair
     from convmend.contract import contract_of, write_contract
 
-    src, _ = keras_pair
     model = keras.models.load_model(src, compile=False)
     kernel = model.get_layer("block_6_project").weights[0]
     w = kernel.numpy()
     w[..., 3] *= 3.0
     kernel.assign(w)
-    target = tmp_path / "faulty.keras"
-    model.save(target)
+    save(model, target)
     write_contract(target, contract_of(src))
+    return target
+
+
+def test_keras_target_weights_written_back(keras_pair, tmp_path):
+    """A .keras target with one kernel channel tripled: the repaired .keras (written through
+    Keras, only that variable assigned) agrees with the source in Keras itself."""
+    from convmend import repair
+
+    src, _ = keras_pair
+    target = _keras_with_tripled_channel(src, tmp_path / "faulty.keras",
+                                         lambda model, path: model.save(path))
     report = repair.repair(src, target, tmp_path / "fixed.keras", count=COUNT)
     assert report["status"] == "repaired", repair.summary_lines(report)
     assert report["output"]["written"] == ["Keras variable block_6_project/kernel"]
@@ -312,22 +320,15 @@ def test_saved_model_target_weights_written_back(keras_pair, tmp_path):
     """A SavedModel exported from Keras with one kernel channel tripled: the repaired SavedModel
     (the frozen serving graph with that constant fixed, same signature) agrees with the source
     in TensorFlow itself; a second repair into the same folder is refused."""
-    import keras
     import tensorflow as tf
 
     from convmend import repair
-    from convmend.contract import contract_of, write_contract
     from convmend.errors import ConvmendError
 
     src, _ = keras_pair
-    model = keras.models.load_model(src, compile=False)
-    kernel = model.get_layer("block_6_project").weights[0]
-    w = kernel.numpy()
-    w[..., 3] *= 3.0
-    kernel.assign(w)
-    target = tmp_path / "faulty_saved_model"
-    model.export(str(target), verbose=False)
-    write_contract(target, contract_of(src))
+    target = _keras_with_tripled_channel(src, tmp_path / "faulty_saved_model",
+                                         lambda model, path: model.export(str(path),
+                                                                          verbose=False))
     fixed = tmp_path / "fixed_saved_model"
     report = repair.repair(src, target, fixed, count=COUNT)
     assert report["status"] == "repaired", repair.summary_lines(report)
