@@ -139,7 +139,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("source")
     p.add_argument("target")
     p.add_argument("-o", "--output", required=True, metavar="FIXED",
-                   help="the repaired model, in the target's format (never an input)")
+                   help="the repaired model, in the target's format (never an input; a new "
+                        "folder for a SavedModel target)")
     _image_options(p)
     p.add_argument("--validate", type=int, default=32, metavar="N",
                    help="images (disagreeing ones first) that decide which edits stay")
@@ -148,7 +149,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="images the IR work runs on (all images are verified natively)")
     p.add_argument("--input-fix", choices=["emit", "bake"], default="emit",
                    help="input-contract faults: record the preprocessing that works in the "
-                        "output's sidecar (emit), or build it into the model's input (bake)")
+                        "output's sidecar (emit), or build it into the model's input (bake: "
+                        "ONNX, TFLite, SavedModel)")
     _contract_options(p)
     p.add_argument("--restore-precision", action="store_true",
                    help="also undo declared-lossy changes (quantized or float16 weights get the "
