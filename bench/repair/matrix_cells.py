@@ -202,11 +202,13 @@ def main(argv: list[str] | None = None) -> int:
                                  mismatch_rows)
         relayout = _unmeasured(relayout, old["input_relayout"], "bake", args.redo,
                                relayout_rows)
-        # Rows of kinds or models not selected now stay as they were.
+        # Rows of kinds or models not selected now stay as they were; cells measured again
+        # get their new row only.
+        redo = {_key(c) for c in repairable + mismatched + relayout}
         for key, kept in (("rows", rows), ("input_mismatch", mismatch_rows),
                           ("input_relayout", relayout_rows)):
-            have = {_key(r) for r in kept}
-            kept += [r for r in old[key] if _key(r) not in have and r not in kept]
+            have = {_key(r) for r in kept} | redo
+            kept += [r for r in old[key] if _key(r) not in have]
 
     planned = (len(repairable) + len(mismatched) + len(relayout) + len(rows)
                + len(mismatch_rows) + len(relayout_rows))
