@@ -1074,23 +1074,42 @@ def build_corpus(out_root: Path, models: Sequence[str], formats: Sequence[str],
                  log: Callable[[str], None] = print,
                  kinds: Sequence[str] = TARGET_KINDS) -> dict[str, Any]:
     from convmend import __version__
-    from convmend.fileio import write_json
     from convmend.images import default_images
 
     out_root.mkdir(parents=True, exist_ok=True)
     pixels = default_images(images).load_all()
     entries: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
+    done: list[tuple[str, str]] = []
     start = time.perf_counter()
+    manifest: dict[str, Any] = {}
     for model in models:
         for target in targets_for(model, formats, kinds):
             log(f"{model} {target.kind}: {target.path}")
             e, s = plant_target(target, out_root, codes, pixels, log)
             entries += e
             skipped += s
+            done.append((model, target.kind))
+            # After every target: a run that fails later (a model that cannot be converted,
+            # memory) keeps what it planted.
+            manifest = _write_manifest(out_root, done, codes, formats, images, entries,
+                                       skipped, time.perf_counter() - start, __version__)
+    return manifest or _write_manifest(out_root, done, codes, formats, images, entries,
+                                       skipped, time.perf_counter() - start, __version__)
+
+
+def _write_manifest(out_root: Path, done: Sequence[tuple[str, str]], codes: Sequence[str],
+                    formats: Sequence[str], images: int, entries: list[dict[str, Any]],
+                    skipped: list[dict[str, Any]], seconds: float, version: str
+                    ) -> dict[str, Any]:
+    """manifest.json with this run's entries for the (model, kind) targets ``done`` and
+    what earlier runs planted for other models, kinds and codes."""
+    from convmend.fileio import write_json
+
+    redone = {(m, k, c) for m, k in done for c in codes}
+    models = sorted({m for m, _ in done})
     previous = out_root / "manifest.json"
-    if previous.is_file():  # keep what earlier runs planted for other models, kinds, codes
-        redone = {(m, k, c) for m in models for k in kinds for c in codes}
+    if previous.is_file():
         try:
             old = json.loads(previous.read_text())
             entries = [e for e in old.get("faults", []) if (e["model"], e["target_kind"],
@@ -1102,12 +1121,12 @@ def build_corpus(out_root: Path, models: Sequence[str], formats: Sequence[str],
             pass
     manifest = {
         "schema": MANIFEST_SCHEMA,
-        "tool": f"convmend {__version__}",
+        "tool": f"convmend {version}",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "root": str(out_root),
         "models": list(models), "formats": list(formats),
         "check_images": images,
-        "seconds": round(time.perf_counter() - start, 1),
+        "seconds": round(seconds, 1),
         "not_in_a_file": NOT_IN_A_FILE,
         "not_plantable": skipped,
         "faults": entries,
