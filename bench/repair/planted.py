@@ -66,7 +66,11 @@ def run_one(entry: dict[str, Any], count: int | None, workdir: Path) -> dict[str
 def markdown(doc: dict[str, Any]) -> str:
     lines = ["# Repair of the planted-fault corpus", "",
              f"Command: `{doc['command']}`; {doc['seconds']:.0f} s on {doc['machine']}; "
-             f"{doc['images']} images per model (native verification on all of them).", "",
+             f"{doc['images']} images per model (native verification on all of them).", ""]
+    if doc.get("partial"):
+        lines += ["**Partial run**: stopped before every planned file was repaired; the rows "
+                  "below are those measured.", ""]
+    lines += [
              "A file counts as repaired when the repaired file, run by its own runtime, agrees "
              f"with the source's runtime on every image with relative logit error <= {GOAL:g}. "
              "`param.declared_lossy` files are repaired with `--restore-precision` (by default "
@@ -112,6 +116,7 @@ def merge(docs: list[dict[str, Any]], out: Path) -> int:
     rows = list(by_target.values())
     per_code, total = _totals(rows)
     doc = dict(docs[0], rows=rows, per_code=per_code, total=total,
+               partial=any(d.get("partial") for d in docs),
                command=" ; ".join(d["command"] for d in docs) + " (run in parallel, merged)",
                seconds=max(d["seconds"] for d in docs),
                skipped=[s for d in docs for s in d["skipped"]])
@@ -145,28 +150,35 @@ def main(argv: list[str] | None = None) -> int:
             continue
         (chosen if e.get("observable", True) else skipped).append(e)
     start = time.perf_counter()
-    rows = []
+    rows: list[dict[str, Any]] = []
+
+    def save(partial: bool) -> None:
+        # After every file: a stopped run keeps what it measured (marked partial).
+        per_code, total = _totals(rows)
+        doc = {
+            "command": "python bench/repair/planted.py " + " ".join(argv or sys.argv[1:]),
+            "machine": f"{platform.machine()}, {platform.python_version()}",
+            "seconds": round(time.perf_counter() - start, 1),
+            "images": args.count or len(images.default_images()),
+            "goal_relative_error": GOAL,
+            "partial": partial, "planned": len(chosen),
+            "per_code": per_code,
+            "total": total,
+            "rows": rows,
+            "skipped": [{k: e[k] for k in ("model", "target_kind", "code", "position",
+                                           "magnitude")} for e in skipped],
+        }
+        write(doc, Path(args.out))
+
     with tempfile.TemporaryDirectory(prefix="convmend-repair-bench-") as tmp:
         for k, e in enumerate(chosen):
             row = run_one(e, args.count, Path(tmp))
             rows.append(row)
+            save(partial=True)
             print(f"[{k + 1}/{len(chosen)}] {e['model']} {e['target_kind']} {e['code']} "
                   f"{e['position']} {e['magnitude']}: {'ok' if row.get('ok') else 'NOT repaired'}"
                   f" ({row['status']}, {row['seconds']} s)", flush=True)
-    per_code, total = _totals(rows)
-    doc = {
-        "command": "python bench/repair/planted.py " + " ".join(argv or sys.argv[1:]),
-        "machine": f"{platform.machine()}, {platform.python_version()}",
-        "seconds": round(time.perf_counter() - start, 1),
-        "images": args.count or len(images.default_images()),
-        "goal_relative_error": GOAL,
-        "per_code": per_code,
-        "total": total,
-        "rows": rows,
-        "skipped": [{k: e[k] for k in ("model", "target_kind", "code", "position", "magnitude")}
-                    for e in skipped],
-    }
-    write(doc, Path(args.out))
+    save(partial=False)
     return 0
 
 
