@@ -28,6 +28,16 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"
 
 
+def interleaved(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries with their target kinds alternating, each kind in its own order."""
+    rank: dict[str, int] = defaultdict(int)
+    keyed = []
+    for i, e in enumerate(entries):
+        keyed.append((rank[e["target_kind"]], i, e))
+        rank[e["target_kind"]] += 1
+    return [e for _, _, e in sorted(keyed, key=lambda t: (t[0], t[1]))]
+
+
 def _neighbours(clean_target: str, names: set[str], cache: dict[str, Any]) -> set[str]:
     """Names of the producers and consumers of the named nodes in the clean target."""
     from convmend import engine
@@ -160,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kinds", nargs="+", default=None)
     parser.add_argument("--codes", nargs="+", default=None)
     parser.add_argument("--count", type=int, default=8)
+    parser.add_argument("--interleave", action="store_true",
+                        help="alternate the target kinds (a run stopped early covers each)")
     parser.add_argument("--update", action="store_true",
                         help="replace the selected cases in the existing results")
     parser.add_argument("--report-only", action="store_true",
@@ -172,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     entries = [e for e in manifest["faults"] if e["model"] in args.models
                and (args.kinds is None or e["target_kind"] in args.kinds)
                and (args.codes is None or e["code"] in args.codes)]
+    if args.interleave:
+        entries = interleaved(entries)
     results: list[dict[str, Any]] = []
     cache: dict[str, Any] = {}
     start = time.perf_counter()

@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=None, help="images (default: the packaged set)")
     ap.add_argument("--manifest", default=None)
     ap.add_argument("--out", default=str(RESULTS / "repair_planted"))
+    ap.add_argument("--interleave", action="store_true",
+                    help="alternate the target kinds (a run stopped early covers each)")
     ap.add_argument("--merge", nargs="+", metavar="JSON",
                     help="only merge results of runs split by --kinds into --out")
     args = ap.parse_args(argv)
@@ -149,6 +151,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.codes and e["code"] not in args.codes:
             continue
         (chosen if e.get("observable", True) else skipped).append(e)
+    if args.interleave:  # the localize bench's ordering, loaded from its file
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location(
+            "localize_planted", ROOT / "bench" / "localize" / "planted.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        chosen = module.interleaved(chosen)
     start = time.perf_counter()
     rows: list[dict[str, Any]] = []
 
