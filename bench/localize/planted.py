@@ -29,12 +29,14 @@ RESULTS = ROOT / "bench" / "results"
 
 
 def interleaved(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The entries with their target kinds alternating, each kind in its own order."""
-    rank: dict[str, int] = defaultdict(int)
+    """The first fault of every (target kind, code) first, then every second one, and so
+    on: a run stopped early has measured every kind and code."""
+    rank: dict[tuple[str, str], int] = defaultdict(int)
     keyed = []
     for i, e in enumerate(entries):
-        keyed.append((rank[e["target_kind"]], i, e))
-        rank[e["target_kind"]] += 1
+        group = (e["target_kind"], e["code"])
+        keyed.append((rank[group], i, e))
+        rank[group] += 1
     return [e for _, _, e in sorted(keyed, key=lambda t: (t[0], t[1]))]
 
 
@@ -171,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--codes", nargs="+", default=None)
     parser.add_argument("--count", type=int, default=8)
     parser.add_argument("--interleave", action="store_true",
-                        help="alternate the target kinds (a run stopped early covers each)")
+                        help="every kind and code once first (a run stopped early covers "
+                             "each)")
     parser.add_argument("--update", action="store_true",
                         help="replace the selected cases in the existing results")
     parser.add_argument("--report-only", action="store_true",

@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--manifest", default=None)
     ap.add_argument("--out", default=str(RESULTS / "repair_planted"))
     ap.add_argument("--interleave", action="store_true",
-                    help="alternate the target kinds (a run stopped early covers each)")
+                    help="every kind and code once first (a run stopped early covers each)")
     ap.add_argument("--merge", nargs="+", metavar="JSON",
                     help="only merge results of runs split by --kinds into --out")
     args = ap.parse_args(argv)
