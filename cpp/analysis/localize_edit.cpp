@@ -1,4 +1,5 @@
 // Edits on a target graph: what a causal check applies to a clone, and what repair reuses.
+#include <algorithm>
 #include <sstream>
 
 #include "analysis/localize.h"
@@ -96,6 +97,9 @@ Status apply_edits(Graph& graph, const std::vector<Edit>& edits,
             inputs.push_back(c);
           }
         }
+        // The operands the new op has no place for go (Clip's bounds when it becomes Relu).
+        const auto room = static_cast<size_t>(std::max(op_info(e.op).max_inputs, 1));
+        if (inputs.size() > room) inputs.resize(room);
         std::vector<std::string> names;
         for (const Value* v : old->outputs()) names.push_back(v->name() + "#replaced");
         Node* fresh = graph.add_node(e.op, old->name() + "#replaced", inputs, names);

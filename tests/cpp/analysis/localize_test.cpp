@@ -522,5 +522,24 @@ TEST(analysis_Localize, EditsApplyToAClone) {
   EXPECT_FALSE(apply_edits(*t, {bad}, nullptr).is_ok());
 }
 
+TEST(analysis_Localize, ReplacingClipByReluDropsItsBounds) {
+  // A planted Relu -> Clip(0, 6) is undone by replacing the Clip with a Relu: the bounds,
+  // which a Relu has no place for, are not carried over (the graph would not verify).
+  Weights m;
+  auto t = source_graph(m);
+  Edit e;
+  e.kind = Edit::Kind::kReplaceOp;
+  e.node = t->find_node("relu6")->id();
+  e.op = OpKind::kRelu;
+  std::vector<const Node*> changed;
+  ASSERT_TRUE(apply_edits(*t, {e}, &changed).is_ok());
+  ASSERT_TRUE(t->verify().is_ok()) << t->verify().to_string();
+  const Node* relu = t->find_node("relu6#replaced");
+  ASSERT_NE(relu, nullptr);
+  EXPECT_EQ(relu->op(), OpKind::kRelu);
+  EXPECT_EQ(relu->inputs().size(), 1u);
+  EXPECT_EQ(relu->input(0)->name(), "bn1:0");
+}
+
 }  // namespace
 }  // namespace convmend::analysis
