@@ -80,7 +80,13 @@ def markdown(doc: dict[str, Any]) -> str:
         lines.append(f"| `{code}` | {c['ok']} | {c['n']} | {100.0 * c['ok'] / c['n']:.0f}% |")
     t = doc["total"]
     lines += [f"| **all** | {t['ok']} | {t['n']} | {100.0 * t['ok'] / max(t['n'], 1):.1f}% |", "",
-              "## Not repaired", ""]
+              "| model | target kind | repaired | of |", "|---|---|---|---|"]
+    kinds: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for r in doc["rows"]:
+        kinds[(r["model"], r["target_kind"])][0] += int(bool(r.get("ok")))
+        kinds[(r["model"], r["target_kind"])][1] += 1
+    lines += [f"| {m} | {k} | {ok} | {n} |" for (m, k), (ok, n) in sorted(kinds.items())]
+    lines += ["", "## Not repaired", ""]
     for r in doc["rows"]:
         if not r.get("ok"):
             why = r.get("error") or f"status {r['status']}, native after {r.get('native_after')}"
