@@ -64,3 +64,8 @@ def converted_model(cell: dict[str, Any], memory_gb: float = 16.0) -> str:
     if result.status != execute.OK or not result.output:
         raise ConvmendError(f"converting {cell['chain']} again on this machine: {result.status}")
     return str(result.output)
+
+
+def cell_key(row: dict[str, Any]) -> tuple[str, ...]:
+    """A matrix cell (or a bench row about one): its model, source, target and chain."""
+    return tuple(row[k] for k in ("model", "source", "target", "chain"))

@@ -31,7 +31,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
-from benchdoc import converted_model, run_header, write_results  # noqa: E402
+from benchdoc import cell_key, converted_model, run_header, write_results  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 EXPECTED_ON_FAITHFUL = {"runtime.numeric", "param.declared_lossy"}
@@ -123,15 +123,12 @@ def markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _key(row: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(row[k] for k in ("model", "source", "target", "chain"))
-
 
 def merged(earlier: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
     """``doc`` with the rows of an earlier run that it did not redo, in matrix order (model,
     then the earlier row order); each part's command is kept."""
-    redone = {_key(r) for r in doc["rows"]}
-    kept = [r for r in earlier["rows"] if _key(r) not in redone]
+    redone = {cell_key(r) for r in doc["rows"]}
+    kept = [r for r in earlier["rows"] if cell_key(r) not in redone]
     models = list(dict.fromkeys(r["model"] for r in kept + doc["rows"]))
     rows = sorted(kept + doc["rows"], key=lambda r: models.index(r["model"]))
     parts = list(earlier.get("parts") or
@@ -163,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     earlier = (json.loads(earlier_path.read_text())
                if args.merge and earlier_path.is_file() else None)
     if earlier is not None and args.missing:
-        done = {_key(r) for r in earlier["rows"] if r["localize"]["status"] == "ok"}
-        cells = [c for c in cells if _key(c) not in done]
+        done = {cell_key(r) for r in earlier["rows"] if r["localize"]["status"] == "ok"}
+        cells = [c for c in cells if cell_key(c) not in done]
     start = time.perf_counter()
     rows: list[dict[str, Any]] = []
 

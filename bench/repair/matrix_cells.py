@@ -30,7 +30,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
-from benchdoc import converted_model, run_header, write_results  # noqa: E402
+from benchdoc import cell_key, converted_model, run_header, write_results  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 NOISE = 1e-4  # relative logit error below which a cell agrees (the repair goal)
@@ -159,16 +159,13 @@ def markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _key(row: dict[str, Any]) -> tuple[str, ...]:
-    return (row["model"], row["source"], row["target"], row["chain"])
-
 
 def _unmeasured(cells: list[dict], old_rows: list[dict], field: str, redo: list[str],
                 kept: list[dict]) -> list[dict]:
     """The cells still to measure; ``kept`` gets the old rows that stay."""
-    done = {_key(r): r for r in old_rows if (r.get(field) or {}).get("status") not in redo}
-    kept.extend(done[_key(c)] for c in cells if _key(c) in done)
-    return [c for c in cells if _key(c) not in done]
+    done = {cell_key(r): r for r in old_rows if (r.get(field) or {}).get("status") not in redo}
+    kept.extend(done[cell_key(c)] for c in cells if cell_key(c) in done)
+    return [c for c in cells if cell_key(c) not in done]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,11 +201,11 @@ def main(argv: list[str] | None = None) -> int:
                                relayout_rows)
         # Rows of kinds or models not selected now stay as they were; cells measured again
         # get their new row only.
-        redo = {_key(c) for c in repairable + mismatched + relayout}
+        redo = {cell_key(c) for c in repairable + mismatched + relayout}
         for key, kept in (("rows", rows), ("input_mismatch", mismatch_rows),
                           ("input_relayout", relayout_rows)):
-            have = {_key(r) for r in kept} | redo
-            kept += [r for r in old[key] if _key(r) not in have]
+            have = {cell_key(r) for r in kept} | redo
+            kept += [r for r in old[key] if cell_key(r) not in have]
 
     planned = (len(repairable) + len(mismatched) + len(relayout) + len(rows)
                + len(mismatch_rows) + len(relayout_rows))

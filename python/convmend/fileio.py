@@ -61,25 +61,44 @@ def save_atomically(path: str | Path, save: Callable[[str], None]) -> None:
         raise
 
 
+def save_folder_atomically(out: str | Path, save: Callable[[str], None]) -> None:
+    """Let ``save`` write a folder (a SavedModel) under a temporary name beside ``out``, then
+    rename it into place; nothing is left behind on failure and an existing folder is never
+    merged into."""
+    out = Path(out)
+    if out.exists():
+        raise ConvmendError(f"output folder {out} already exists; remove it or choose another "
+                            "path")
+    tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        save(str(tmp))
+        os.replace(tmp, out)
+    finally:
+        remove_model(tmp)
+
+
 def copy_model_atomically(src: str | Path, out: str | Path) -> None:
     """Copy a model file or SavedModel folder to ``out`` under a temporary name, then rename;
     nothing is left behind on failure and an existing folder is never merged into."""
     src, out = Path(src), Path(out)
+    if src.is_dir():
+        save_folder_atomically(out, lambda tmp: shutil.copytree(src, tmp))
+        return
     tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
-        if src.is_dir():
-            if out.exists():
-                raise ConvmendError(f"output folder {out} already exists; remove it or choose "
-                                    "another path")
-            shutil.copytree(src, tmp)
-        else:
-            shutil.copyfile(src, tmp)
+        shutil.copyfile(src, tmp)
         os.replace(tmp, out)
     finally:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        elif tmp.exists():
-            tmp.unlink()
+        remove_model(tmp)
+
+
+def remove_model(path: str | Path) -> None:
+    """Remove a model file or SavedModel folder if it is there."""
+    path = Path(path)
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def write_json(path: str | Path, document: Any) -> None:

@@ -242,13 +242,10 @@ def _write(fmt: str, dst: Path, out: Path, original: Any, repaired: Any, trust: 
            changed: bool) -> list[str]:
     """Write the repaired model in the target's format; what was written, in words."""
     from convmend import writeback
-    from convmend.fileio import copy_model_atomically, save_atomically, write_bytes_atomically
+    from convmend.fileio import copy_model_atomically, save_atomically
 
     if not changed:  # nothing inside the model changed: the target's own bytes
-        if dst.is_dir():
-            copy_model_atomically(dst, out)
-        else:
-            write_bytes_atomically(out, dst.read_bytes())
+        copy_model_atomically(dst, out)
         return ["the target's own bytes (only its input contract changed)"]
     if fmt in ("onnx", "tflite"):
         save_atomically(out, repaired.save)
@@ -372,7 +369,12 @@ def _reconvert(src: Path, dst: Path, out: Path, image_set: Any, ir_error: str,
     from convmend.contract import InputContract, contract_of, write_contract
     from convmend.convert import execute, registry
     from convmend.convert.check import model_format
-    from convmend.fileio import check_output_path, copy_model_atomically, sha256_of
+    from convmend.fileio import (
+        check_output_path,
+        copy_model_atomically,
+        remove_model,
+        sha256_of,
+    )
 
     check_output_path(out, [src, dst])
     src_fmt, dst_fmt = model_format(src), model_format(dst)
@@ -435,12 +437,7 @@ def _reconvert(src: Path, dst: Path, out: Path, image_set: Any, ir_error: str,
                     else contract_of(out))
         write_contract(out, contract)
     except BaseException:
-        if out.is_dir():
-            import shutil
-
-            shutil.rmtree(out, ignore_errors=True)
-        else:
-            out.unlink(missing_ok=True)
+        remove_model(out)
         raise
     return {
         "schema": SCHEMA,
@@ -479,7 +476,7 @@ def _repair_in_ir(src: Path, dst: Path, out: Path, images: Any = None,
     improved at all."""
     from convmend import __version__
     from convmend.convert.check import model_format
-    from convmend.fileio import sha256_of
+    from convmend.fileio import remove_model, sha256_of
     from convmend.localize import (
         _image_set,
         disagreeing,
@@ -580,12 +577,7 @@ def _repair_in_ir(src: Path, dst: Path, out: Path, images: Any = None,
     try:
         _write_sidecar(dst, out, repaired_contract)
     except BaseException:
-        if out.is_dir():
-            import shutil
-
-            shutil.rmtree(out, ignore_errors=True)
-        else:
-            out.unlink(missing_ok=True)
+        remove_model(out)
         raise
 
     lap("write")

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from convmend.errors import ConvmendError
-from convmend.fileio import save_atomically
+from convmend.fileio import save_atomically, save_folder_atomically
 
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 TORCH_SUFFIXES = (".pt2", ".pth", ".pt")
@@ -210,14 +210,12 @@ def _graph_const(name: str, old: np.ndarray, nodes: dict[str, Any], tf: Any
     from the IR's layout to it: the node of that name or of a parent name (the frontend
     suffixes constants it re-lays out), through Identity nodes (a frozen variable read),
     else the only Const whose value maps onto it."""
+    from convmend.frontends.tf import const_behind
+
     parts = name.split("/")
     for k in range(len(parts), 0, -1):
-        node = nodes.get("/".join(parts[:k]))
-        for _ in range(8):  # Identity chains of a frozen read are short
-            if node is None or node.op != "Identity" or not node.input:
-                break
-            node = nodes.get(node.input[0].split(":")[0].lstrip("^"))
-        if node is not None and node.op == "Const":
+        node = const_behind(nodes, "/".join(parts[:k]))
+        if node is not None:
             transform = _transform_to(old, tf.make_ndarray(node.attr["value"].tensor))
             if transform is not None:
                 return node, transform
@@ -237,9 +235,6 @@ def write_saved_model(dst: Path, original: Any, repaired: Any, out: Path) -> lis
     prefix, saved as a new SavedModel folder at ``out`` (built beside it, then renamed); what
     was written."""
     import copy
-    import os
-    import shutil
-    import uuid
 
     import tensorflow as tf
 
@@ -250,9 +245,6 @@ def write_saved_model(dst: Path, original: Any, repaired: Any, out: Path) -> lis
                if not c.startswith(f"node {INPUT_PREFIX}")
                and not (prefix and c == "graph input changed")]
     _refuse_structure(dst, changes)
-    if out.exists():
-        raise ConvmendError(f"output folder {out} already exists; remove it or choose another "
-                            "path; nothing written")
     signature = dict(repaired.metadata).get("tf.signature", "serving_default")
     frozen = tf_frontend.frozen_signature(dst, signature)
     graph_def = copy.deepcopy(frozen.graph_def)
@@ -297,14 +289,8 @@ def write_saved_model(dst: Path, original: Any, repaired: Any, out: Path) -> lis
     module = tf.Module()
     module.serve = tf.function(serve, input_signature=specs)
     module.pruned = pruned
-    tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        tf.saved_model.save(module, str(tmp),
-                            signatures={signature: module.serve.get_concrete_function()})
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    save_folder_atomically(out, lambda tmp: tf.saved_model.save(
+        module, tmp, signatures={signature: module.serve.get_concrete_function()}))
     if prefix:
         done.insert(0, "the frozen serving graph with "
                     + ", ".join(n["op"] for n in prefix) + " at its input")

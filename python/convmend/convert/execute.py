@@ -14,7 +14,6 @@ import fcntl
 import json
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from typing import Any
 from convmend.convert.check import RESULT_PREFIX, model_format
 from convmend.convert.registry import SUFFIX, Converter, chain_name
 from convmend.errors import ConvmendError
-from convmend.fileio import sha256_of, write_json
+from convmend.fileio import remove_model, sha256_of, write_json
 
 RECORD_VERSION = 2
 DEFAULT_TIMEOUT = 1800.0
@@ -241,12 +240,6 @@ def _locked(path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
-
 
 def _source_identity(src: Path) -> str:
     """The sha256 of a source model, from its zoo record when it has one."""
@@ -349,7 +342,7 @@ def _run_step(converter: Converter, src: Path, source_probe: dict[str, Any], out
            "model": {"input_shape": _static(source_probe["inputs"][0]["shape"]),
                      "input_layout": source_probe["contract"]["spec"].get("layout")}}
     command = [str(converter.python()), str(converter.script()), json.dumps(job)]
-    _remove(out)
+    remove_model(out)
     try:
         proc = run_process(command, timeout, memory_gb, main_env=converter.env == "main")
         log.write_text(f"$ {' '.join(command[:2])} '<job>'\njob: {json.dumps(job)}\n"
@@ -375,7 +368,7 @@ def _run_step(converter: Converter, src: Path, source_probe: dict[str, Any], out
         _hand_on(converter, source_probe, out, probe)
         return step
     finally:
-        _remove(tmp)
+        remove_model(tmp)
 
 
 def convert_chain(

@@ -89,7 +89,6 @@ class Frozen:
     inputs: list[tuple[str, str]]  # (signature key, placeholder node name), keys sorted
     outputs: list[tuple[str, str]]  # (signature key, tensor name), keys sorted
     _graph: Any = None
-    _shapes: Any = None
     _session: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -110,6 +109,24 @@ class Frozen:
             if self._session is None:
                 self._session = tf.compat.v1.Session(graph=graph)
             return self._session
+
+
+def const_behind(nodes: dict[str, Any], tensor: str) -> Any:
+    """The Const node of a GraphDef (``nodes`` by name) whose value ``tensor`` is, through
+    Identity nodes (a frozen variable read), or None."""
+    for _ in range(16):
+        if ":" in tensor and not tensor.endswith(":0"):
+            return None
+        node = nodes.get(_node_of(tensor))
+        if node is None:
+            return None
+        if node.op == "Const":
+            return node
+        data = [i for i in node.input if not i.startswith("^")]
+        if node.op != "Identity" or len(data) != 1:
+            return None
+        tensor = data[0]
+    return None
 
 
 def _imported(graph_def: Any) -> Any:
@@ -523,7 +540,7 @@ class _Builder:
                 wanted.add(_tensor_name(ref))
         fetch = []
         for tensor in sorted(wanted):
-            node = self.const_behind(tensor)
+            node = const_behind(self.nodes, tensor)
             if node is not None:
                 self.consts[tensor] = _const_array(node)
             else:
@@ -537,23 +554,6 @@ class _Builder:
                 ) from exc
             for tensor, value in zip(fetch, values, strict=True):
                 self.consts[tensor] = np.asarray(value)
-
-    def const_behind(self, tensor: str) -> Any:
-        """The Const node whose value ``tensor`` is, through Identity nodes (a frozen
-        variable read), or None."""
-        for _ in range(16):
-            if ":" in tensor and not tensor.endswith(":0"):
-                return None
-            node = self.nodes.get(_node_of(tensor))
-            if node is None:
-                return None
-            if node.op == "Const":
-                return node
-            data = [i for i in node.input if not i.startswith("^")]
-            if node.op != "Identity" or len(data) != 1:
-                return None
-            tensor = data[0]
-        return None
 
     def run_constant_part(self, fetch: list[str]) -> list[Any]:
         """``fetch`` evaluated in a session over their ancestors only: the whole frozen graph
@@ -570,10 +570,7 @@ class _Builder:
         sub = tf.compat.v1.GraphDef()
         sub.versions.CopyFrom(self.frozen.graph_def.versions)
         sub.node.extend(n for n in self.frozen.graph_def.node if n.name in keep)
-        graph = tf.Graph()
-        with graph.as_default():
-            tf.compat.v1.import_graph_def(sub, name="")
-        with tf.compat.v1.Session(graph=graph) as session:
+        with tf.compat.v1.Session(graph=_imported(sub)) as session:
             return session.run([t if ":" in t else t + ":0" for t in fetch])
 
     def shape_graph(self) -> Any:
@@ -604,13 +601,12 @@ class _Builder:
                     value = self.consts[tensor]
                     stub = light.node.add()
                     stub.name = stubs[tensor]
+                    stub.attr["dtype"].type = tf.as_dtype(value.dtype).as_datatype_enum
                     if value.size < 4096:
                         stub.op = "Const"
-                        stub.attr["dtype"].type = tf.as_dtype(value.dtype).as_datatype_enum
                         stub.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value))
                     else:
                         stub.op = "Placeholder"
-                        stub.attr["dtype"].type = tf.as_dtype(value.dtype).as_datatype_enum
                         stub.attr["shape"].shape.CopyFrom(
                             tf.TensorShape(value.shape).as_proto())
                 copy.input.append(stubs[tensor])

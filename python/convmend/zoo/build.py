@@ -17,7 +17,6 @@ import argparse
 import importlib.metadata
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from convmend.errors import ConvmendError
-from convmend.fileio import sha256_of
+from convmend.fileio import remove_model, sha256_of
 from convmend.zoo.tasks import RESULT_PREFIX
 
 MODEL_NAMES = ("mobilenet_v2", "resnet101", "inception_v3")
@@ -105,12 +104,6 @@ def _is_valid(path: Path, key: dict[str, Any]) -> bool:
     return meta.get("key") == key and meta.get("sha256") == _sha256(path)
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists():
-        path.unlink()
-
 
 def _last_lines(text: str, count: int = 15) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
@@ -165,10 +158,10 @@ def _build(path: Path, key: dict[str, Any], what: str, command_for: Any, timeout
             if line.startswith(RESULT_PREFIX):
                 notes = json.loads(line[len(RESULT_PREFIX) :])
         sha = _sha256(tmp)
-        _remove(path)
+        remove_model(path)
         os.replace(tmp, path)
     finally:
-        _remove(tmp)
+        remove_model(tmp)
     meta = {
         "artifact": path.name,
         "what": what,
