@@ -220,10 +220,8 @@ std::vector<Edit> replace_activation(const Act& t, const Act& s) {
   e.kind = Edit::Kind::kReplaceOp;
   e.node = t.node->id();
   if (!act_as_op(s, &e.op, &e.attrs, &e.constant_inputs)) return {};
-  if (e.constant_inputs.empty() && t.node->inputs().size() > 1) {
-    // Keep only the data input (Clip -> Relu).
-    e.constant_inputs.clear();
-  }
+  // A new op with fewer operands (Clip -> Relu) keeps only the ones it has room for: apply_edits
+  // truncates the inputs to the op's arity.
   edits.push_back(e);
   return edits;
 }
