@@ -44,7 +44,14 @@ test-asan: setup
 	cmake --build build/asan -j $(JOBS)
 	cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 
+# The suite writes about 2 GB of models (zoo cache, converted files, pytest's temporary
+# folders); a full disk shows up as unrelated failures or an abort inside a framework, so say
+# it first.
 test-python: setup
+	@free=$$(df -Pk /tmp "$$HOME" | awk 'NR > 1 {print int($$4 / 1048576)}' | sort -n | head -1); \
+	if [ "$$free" -lt 3 ]; then \
+	  echo "test: only $$free GB free on /tmp or $$HOME; the suite needs about 3 GB" >&2; exit 1; \
+	fi; echo "test: $$free GB free on /tmp and $$HOME"
 	$(PY) -m pytest -q -m "not heavy" --durations=15 tests/python
 
 # Each third-party converter on its own (the reduced matrix of `make test` already runs one

@@ -177,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
                              "each)")
     parser.add_argument("--update", action="store_true",
                         help="replace the selected cases in the existing results")
+    parser.add_argument("--missing", action="store_true",
+                        help="only the selected cases that have no result yet (implies "
+                             "--update)")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the .md from bench/results/localize_planted.json")
     args = parser.parse_args(argv)
@@ -193,10 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     cache: dict[str, Any] = {}
     start = time.perf_counter()
     kept: list[dict[str, Any]] = []
-    if args.update and (RESULTS / "localize_planted.json").is_file():
+    if (args.update or args.missing) and (RESULTS / "localize_planted.json").is_file():
+        previous = json.loads((RESULTS / "localize_planted.json").read_text())["results"]
+        if args.missing:
+            done = {r["target"] for r in previous}
+            entries = [e for e in entries if e["target"] not in done]
         selected = {e["target"] for e in entries}
-        kept = [r for r in json.loads((RESULTS / "localize_planted.json").read_text())["results"]
-                if r["target"] not in selected]
+        kept = [r for r in previous if r["target"] not in selected]
 
     def document(partial: bool) -> dict[str, Any]:
         return {"tool": f"convmend {__version__}", "when": time.strftime("%Y-%m-%d %H:%M"),
