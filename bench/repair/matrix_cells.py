@@ -33,7 +33,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 from benchdoc import cell_key, converted_model, run_header, write_results  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
-NOISE = 1e-4  # relative logit error below which a cell agrees (the repair goal)
 KINDS = ("disagreeing", "mismatch", "relayout")
 
 

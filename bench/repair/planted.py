@@ -1,8 +1,10 @@
 """Repair on the planted-fault corpus (python -m convmend.faults.plant): for every planted
 file, `convmend.repair.repair(source, planted target, out)` writes a repaired file, and the
 file counts as repaired when its own runtime (onnxruntime, LiteRT) agrees with the source's
-runtime on every image with a relative logit error (max |diff| / max |source|) at most 1e-4.
-Results: bench/results/repair_planted.{json,md}.
+runtime on every image with a relative logit error (max |diff| / max |source|) within the
+repair's native goal: 1e-4, or for a source that rounds more than that by itself in float32
+(ResNet101), 4x its own float32 error (docs/repair.md). The share within a flat 1e-4 is
+reported beside it. Results: bench/results/repair_planted.{json,md}.
 
     .venv/bin/python bench/repair/planted.py [--models mobilenet_v2] [--count 40]
         [--kinds onnx-keras tflite-keras onnx-torch] [--codes ...] [--manifest PATH]
@@ -56,7 +58,9 @@ def run_one(entry: dict[str, Any], count: int | None, workdir: Path) -> dict[str
                        if k in before},
         native_after={k: fixed.get(k) for k in ("disagreeing", "max_relative_error", "error")
                       if k in fixed},
-        ok=bool(fixed) and fixed.get("disagreeing") == 0
+        goal=native.get("goal", {"relative_error": GOAL}),
+        ok=report["status"] == "repaired",
+        ok_strict=bool(fixed) and fixed.get("disagreeing") == 0
         and fixed.get("max_relative_error", 1.0) <= GOAL)
     out.unlink(missing_ok=True)
     Path(str(out) + ".json").unlink(missing_ok=True)
@@ -72,20 +76,29 @@ def markdown(doc: dict[str, Any]) -> str:
                   "below are those measured.", ""]
     lines += [
              "A file counts as repaired when the repaired file, run by its own runtime, agrees "
-             f"with the source's runtime on every image with relative logit error <= {GOAL:g}. "
-             "`param.declared_lossy` files are repaired with `--restore-precision` (by default "
-             "repair keeps declared-lossy weights and says so).",
-             "", "| code | repaired | of | share |", "|---|---|---|---|"]
+             "with the source's runtime on every image within the repair's native goal: "
+             f"relative logit error <= {GOAL:g}, or for a source that rounds more than that by "
+             "itself, 4x its own float32 error (ResNet101: its Keras model rounds 2.2e-4 and "
+             "its faithful conversions differ by 2.6e-4; docs/repair.md). `within 1e-4` counts "
+             "the files that also meet the flat bar. `param.declared_lossy` files are repaired "
+             "with `--restore-precision` (by default repair keeps declared-lossy weights and "
+             "says so).",
+             "", "| code | repaired | within 1e-4 | of | share |", "|---|---|---|---|---|"]
     for code, c in sorted(doc["per_code"].items()):
-        lines.append(f"| `{code}` | {c['ok']} | {c['n']} | {100.0 * c['ok'] / c['n']:.0f}% |")
+        lines.append(f"| `{code}` | {c['ok']} | {c['strict']} | {c['n']} | "
+                     f"{100.0 * c['ok'] / c['n']:.0f}% |")
     t = doc["total"]
-    lines += [f"| **all** | {t['ok']} | {t['n']} | {100.0 * t['ok'] / max(t['n'], 1):.1f}% |", "",
-              "| model | target kind | repaired | of |", "|---|---|---|---|"]
-    kinds: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    lines += [f"| **all** | {t['ok']} | {t['strict']} | {t['n']} | "
+              f"{100.0 * t['ok'] / max(t['n'], 1):.1f}% |", "",
+              "| model | target kind | repaired | within 1e-4 | of |", "|---|---|---|---|---|"]
+    kinds: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     for r in doc["rows"]:
-        kinds[(r["model"], r["target_kind"])][0] += int(bool(r.get("ok")))
-        kinds[(r["model"], r["target_kind"])][1] += 1
-    lines += [f"| {m} | {k} | {ok} | {n} |" for (m, k), (ok, n) in sorted(kinds.items())]
+        counts = kinds[(r["model"], r["target_kind"])]
+        counts[0] += int(bool(r.get("ok")))
+        counts[1] += int(bool(_strict(r)))
+        counts[2] += 1
+    lines += [f"| {m} | {k} | {ok} | {strict} | {n} |"
+              for (m, k), (ok, strict, n) in sorted(kinds.items())]
     lines += ["", "## Not repaired", ""]
     for r in doc["rows"]:
         if not r.get("ok"):
@@ -97,13 +110,19 @@ def markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _strict(row: dict[str, Any]) -> bool:
+    """Repaired within a flat 1e-4 (rows written before the goal was recorded were judged by
+    it alone)."""
+    return bool(row.get("ok_strict", row.get("ok")))
+
+
 def _totals(rows: list[dict[str, Any]]) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
-    per_code: dict[str, dict[str, int]] = defaultdict(lambda: {"ok": 0, "n": 0})
+    per_code: dict[str, dict[str, int]] = defaultdict(lambda: {"ok": 0, "strict": 0, "n": 0})
     for r in rows:
         per_code[r["code"]]["n"] += 1
         per_code[r["code"]]["ok"] += int(bool(r.get("ok")))
-    total = {"ok": sum(c["ok"] for c in per_code.values()),
-             "n": sum(c["n"] for c in per_code.values())}
+        per_code[r["code"]]["strict"] += int(_strict(r))
+    total = {key: sum(c[key] for c in per_code.values()) for key in ("ok", "strict", "n")}
     return dict(per_code), total
 
 

@@ -212,6 +212,23 @@ def run_side_cached(path: str | Path, images: ImageSet, cache: str | Path,
     return side
 
 
+# Two runs of one network in float32 agree when no image changes its top-1 and the relative
+# logit error is at most the larger of FAITHFUL_ERROR and ROUNDING_FACTOR times the source's
+# own float32 error (measured against a float64 run): source and target each round about that
+# much, and a converter that orders a sum otherwise may double it. ResNet101 rounds 2.2e-4 by
+# itself, so a fixed 1e-4 would call its faithful conversions faulty.
+FAITHFUL_ERROR = 1e-4
+ROUNDING_FACTOR = 4.0
+
+
+def faithful_bound(own_float32_error: float | None) -> float:
+    """The relative logit error within which a model agrees with a source whose own float32
+    error is ``own_float32_error`` (None: not measured, FAITHFUL_ERROR)."""
+    if own_float32_error is None:
+        return FAITHFUL_ERROR
+    return max(FAITHFUL_ERROR, ROUNDING_FACTOR * own_float32_error)
+
+
 def float32_error(path: str | Path, images: ImageSet, cache: str | Path | None = None,
                   threads: int | None = None) -> float:
     """How far a model's own float32 run is from exact arithmetic: over the images, the

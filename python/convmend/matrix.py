@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from convmend.convert import execute, registry
+from convmend.diff import faithful_bound
 from convmend.errors import ConvmendError
 from convmend.fileio import write_bytes_atomically, write_json
 
@@ -30,12 +31,8 @@ SOURCES = ("torch", "keras", "tf", "tflite")
 TARGETS = registry.FORMATS
 UNIT_VERSION = 1
 DIFF_TIMEOUT = 1800.0
-# A cell is faithful when no image changes its top-1 and the relative logit error is at most
-# the larger of FAITHFUL_ERROR and ROUNDING_FACTOR times the source's own float32 error
-# (measured against a float64 run): source and target each round about that much, and a
-# converter that orders a sum otherwise may double it.
-FAITHFUL_ERROR = 1e-4
-ROUNDING_FACTOR = 4.0
+# A cell is faithful when no image changes its top-1 and the relative logit error is within
+# diff.faithful_bound of the source's own float32 error.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,15 +161,15 @@ def _reclassify_earlier(cell: dict[str, Any], rounding: Any) -> dict[str, Any]:
 
 def classify(result: dict[str, Any], lossy: bool, rounding: Any = None) -> None:
     """Sets ``result["outcome"]`` from its diff. ``rounding()`` gives the source's own float32
-    error; it is asked for only when the cell changes no label and misses FAITHFUL_ERROR."""
+    error; it is asked for only when the cell changes no label and misses 1e-4."""
     summary = result["diff"]
     error, changed = summary["max_relative_error"], summary["disagreeing_images"]
-    bound = FAITHFUL_ERROR
+    bound = faithful_bound(None)
     if changed == 0 and error > bound and not lossy and rounding is not None:
         try:
             own = rounding()
             result["source_float32_error"] = own
-            bound = max(bound, ROUNDING_FACTOR * own)
+            bound = faithful_bound(own)
         except ConvmendError as exc:
             result["bound_error"] = str(exc)
     result["faithful_bound"] = bound

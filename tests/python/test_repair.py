@@ -84,6 +84,32 @@ def test_two_planted_faults_are_repaired_and_proven_in_onnxruntime(torch_pair, t
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
 
 
+def test_native_goal_allows_the_sources_own_rounding_only(torch_pair):
+    """A file that changes a label is held to 1e-4; one that changes none but misses 1e-4 is
+    held to 4x the source's own float32 error on the same images (measured once, kept beside
+    its outputs), never looser than 1e-4: MobileNetV2 rounds far less, so the goal stays 1e-4
+    and 5e-4 does not pass."""
+    from convmend import images, repair
+    from convmend.diff import float32_error
+
+    src, _ = torch_pair
+    image_set = images.default_images(count=2)
+    changed = {"disagreeing": 1, "max_relative_error": 5e-4}
+    assert repair._native_goal(src, image_set, changed) == {"relative_error": 1e-4,
+                                                             "basis": "fixed"}
+    close = {"disagreeing": 0, "max_relative_error": 5e-4}
+    goal = repair._native_goal(src, image_set, close)
+    own = goal["source_float32_error"]
+    assert 0 < own < 1e-5 and goal["relative_error"] == 1e-4
+    assert own == pytest.approx(float32_error(src, image_set), rel=1e-6)
+    assert not repair._agrees(close, goal)
+    assert repair._agrees({"disagreeing": 0, "max_relative_error": 3e-4},
+                          {"relative_error": 4 * 1e-4})
+    saved = repair._source_outputs_path(src, image_set)
+    assert json.loads(saved.with_name(saved.stem + "-float32-error.json").read_text())[
+        "float32_error"] == own
+
+
 def test_cli_writes_json_and_html(torch_pair, two_faults, tmp_path, capsys):
     src, _ = torch_pair
     target, _, _ = two_faults
