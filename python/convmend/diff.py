@@ -230,19 +230,20 @@ def faithful_bound(own_float32_error: float | None) -> float:
 
 
 def float32_error(path: str | Path, images: ImageSet, cache: str | Path | None = None,
-                  threads: int | None = None) -> float:
-    """How far a model's own float32 run is from exact arithmetic: over the images, the
-    largest output difference between its native runtime and a float64 run of its graph in
-    convmend's interpreter, over the largest exact logit (the diff's relative error). A
-    converted model that differs from its source by a small multiple of this differs by
-    rounding alone."""
+                  threads: int | None = None, limit: int | None = None) -> float:
+    """How far a model's own float32 run is from exact arithmetic: over the images (the first
+    ``limit`` of them), the largest output difference between its native runtime and a
+    float64 run of its graph in convmend's interpreter, over the largest exact logit (the
+    diff's relative error). A converted model that differs from its source by a small multiple
+    of this differs by rounding alone."""
     from convmend import engine
 
     side = (run_side_cached(path, images, cache, threads=threads) if cache is not None
             else run_side(path, images, threads=threads, label="source"))
     exact = engine.Interpreter(engine.load(path), exact=True)
     worst = 0.0
-    for item, native in zip(images, side.outputs, strict=True):  # IR graphs may fix batch 1
+    pairs = list(zip(images, side.outputs, strict=True))[:limit]
+    for item, native in pairs:  # IR graphs may fix batch 1
         batch = side.contract.batch([item.load()])
         truth = np.asarray(exact.run([batch])[0], dtype=np.float64).reshape(-1)
         scale = max(float(np.abs(truth).max()), 1e-30)

@@ -41,6 +41,7 @@ SCHEMA = "convmend.repair/1"
 # Native agreement the repair aims at (the issue's bar): relative logit error; a source that
 # rounds more than this by itself in float32 is held to diff.faithful_bound (_native_goal).
 GOAL_RELATIVE_ERROR = 1e-4
+ROUNDING_IMAGES = 16
 WRITABLE_FORMATS = {".onnx": "onnx", ".tflite": "tflite", ".keras": "keras", ".h5": "keras",
                     ".hdf5": "keras", ".pt2": "torch", ".pth": "torch", ".pt": "torch"}
 INPUT_FIXES = ("emit", "bake")
@@ -299,7 +300,9 @@ def _native_goal(src: Path, image_set: Any, result: dict[str, Any]) -> dict[str,
     source: GOAL_RELATIVE_ERROR, or, when the file changes no label and misses it only, the
     faithful bound of the source's own float32 error on the same images (a deep network such
     as ResNet101 rounds 2e-4 by itself; its faithful conversions miss 1e-4 too). The float32
-    error is measured then only, once per source and image set."""
+    error is measured then only, once per source and image set, on the first
+    ROUNDING_IMAGES images (a float64 run of a deep network is slow; fewer images can only
+    give a smaller, stricter bound)."""
     from convmend.diff import faithful_bound, float32_error
     from convmend.fileio import write_json
 
@@ -309,15 +312,19 @@ def _native_goal(src: Path, image_set: Any, result: dict[str, Any]) -> dict[str,
         return goal
     outputs = _source_outputs_path(src, image_set)
     saved = outputs.with_name(outputs.stem + "-float32-error.json")
+    used = min(len(image_set), ROUNDING_IMAGES)
     try:
-        own = float(json.loads(saved.read_text())["float32_error"])
+        record = json.loads(saved.read_text())
+        if record["images"] != used:
+            raise ValueError("measured on another number of images")
+        own = float(record["float32_error"])
     except (OSError, ValueError, KeyError, TypeError):
         try:
-            own = float32_error(src, image_set, outputs)
+            own = float32_error(src, image_set, outputs, limit=ROUNDING_IMAGES)
         except ConvmendError as exc:
             goal["float32_error_failed"] = str(exc)[:300]
             return goal
-        write_json(saved, {"model": str(src), "images": len(image_set), "float32_error": own})
+        write_json(saved, {"model": str(src), "images": used, "float32_error": own})
     return {"relative_error": faithful_bound(own), "basis": "source float32 rounding",
             "source_float32_error": own}
 
