@@ -1,8 +1,8 @@
 """Framework model objects loaded once per process, shared by the native runners and the
 frontends.
 
-Localize, repair and diff run a Keras or SavedModel source in its own runtime and also read it
-into the IR. Loading is most of what either costs (Keras' ``load_model`` is 90% of the Keras
+Localize, repair and diff run a Keras, SavedModel or PyTorch source in its own runtime and also
+read it into the IR. Loading is most of what either costs (Keras' ``load_model`` is 90% of the Keras
 frontend on MobileNetV2), so the second one takes the object the first loaded. An entry is
 keyed by the resolved path, the file's size and modification time (a SavedModel folder: its
 ``saved_model.pb``'s and its variables index's) and the load options, so a file rewritten in
@@ -66,6 +66,21 @@ def saved_model(path: str | Path) -> Any:
     import tensorflow as tf
 
     return _shared("saved_model", path, (), lambda: tf.saved_model.load(str(path)))
+
+
+def torch_module(path: str | Path) -> Any:
+    """A zoo state dict (``.pth`` with its sidecar) as an eval-mode module, shared. The runner
+    hooks it only for a run and removes the hooks; ``torch.export`` leaves it as it was."""
+    from convmend.zoo.build import load_torch_module
+
+    return _shared("torch", path, (), lambda: load_torch_module(path))
+
+
+def torch_program(path: str | Path) -> Any:
+    """``torch.export.load(path)`` (a ``.pt2`` program), shared."""
+    import torch
+
+    return _shared("torch_program", path, (), lambda: torch.export.load(str(path)))
 
 
 def clear() -> None:

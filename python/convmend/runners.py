@@ -628,10 +628,10 @@ class TorchRunner(Runner):
         """A ``torch.export`` program and the shape of its first user input, read from the
         placeholder's recorded value (a symbolic dimension becomes None), else from the
         example inputs saved with the program."""
-        import torch
+        from convmend import loaded
 
         try:
-            program = torch.export.load(str(path))
+            program = loaded.torch_program(path)  # shared with the PyTorch frontend
             module = program.module()
         except Exception as exc:  # torch raises RuntimeError/zip errors alike
             raise ConvmendError(f"cannot load {path} as a torch.export program: {exc}") from exc
@@ -655,11 +655,11 @@ class TorchRunner(Runner):
     def _load(path: Path):  # -> torch.nn.Module
         import torch
 
+        from convmend import loaded
+
         try:
             if Path(str(path) + ".json").exists():
-                from convmend.zoo.build import load_torch_module
-
-                return load_torch_module(path)
+                return loaded.torch_module(path)  # shared with the PyTorch frontend
             return torch.jit.load(str(path), map_location="cpu")
         except ConvmendError:
             raise

@@ -316,14 +316,19 @@ def test_shared_module_named_by_its_last_call() -> None:
 
 
 def test_zoo_mobilenet_v2_layer_by_layer() -> None:
+    """The frontend's graph against the runner's hooked leaves, image by image; both read one
+    loaded module (``convmend.loaded``), which export and the hooks leave as they found it."""
+    from convmend import loaded
     from convmend.contract import contract_of
     from convmend.images import default_images
     from convmend.runners import TorchRunner
     from convmend.zoo import build
 
     path = build.torch_module("mobilenet_v2")
+    loaded.clear()
     graph = frontend.load(path)
     runner = TorchRunner(path)
+    assert runner._module is loaded.torch_module(path)
     leaves = runner.intermediate_names()
     values = {o for n in graph.nodes() for o in n["outputs"]}
     assert set(leaves) <= values
@@ -339,6 +344,9 @@ def test_zoo_mobilenet_v2_layer_by_layer() -> None:
         errors = {n: relative_error(traced[n], native[n]) for n in leaves}
         worst = max(errors, key=errors.get)
         assert errors[worst] <= TOLERANCE, (item.name, worst, errors[worst])
+    assert not any(m._forward_hooks for m in runner._module.modules())
+    assert frontend.load(path).nodes() == graph.nodes()  # exported again from the shared module
+    loaded.clear()
 
 
 # --------------------------------------------------------------------------- errors, loading

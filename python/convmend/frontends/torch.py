@@ -97,19 +97,20 @@ def load(path: Path, trust: bool = False) -> Any:
     path = Path(path)
     if not path.exists():
         raise ConvmendError(f"model file not found: {path}")
+    from convmend import loaded
+
     if path.suffix == ".pt2":
         try:
-            program = torch.export.load(str(path))
+            program = loaded.torch_program(path)  # shared with the native runner
         except Exception as exc:  # zip/pickle/version errors alike
             raise ConvmendError(f"cannot load {path} as a torch.export program: {exc}") from exc
         return from_program(program, name=path.stem)
     if Path(str(path) + ".json").exists():
-        from convmend.convert.torch_source import load_module
         from convmend.zoo.build import read_sidecar
         from convmend.zoo.tasks import input_size
 
         model_name = read_sidecar(path)["key"]["name"]
-        module = load_module(path)
+        module = loaded.torch_module(path)  # shared with the native runner
         size = input_size(model_name)
         return from_module(module, (torch.zeros(1, 3, size, size),), name=model_name)
     if not trust:
