@@ -8,6 +8,8 @@ reported beside it. Results: bench/results/repair_planted.{json,md}.
 
     .venv/bin/python bench/repair/planted.py [--models mobilenet_v2] [--count 40]
         [--kinds onnx-keras tflite-keras onnx-torch] [--codes ...] [--manifest PATH]
+        [--missing RESULTS.json] [--interleave] [--out PREFIX]
+    .venv/bin/python bench/repair/planted.py --merge A.json B.json ... --out PREFIX
 
 Faults planted with `expect_output_change: false` or that do not reach the outputs
 (``observable: false``) are listed apart: there is nothing to repair in them.
@@ -134,10 +136,16 @@ def write(doc: dict[str, Any], out: Path) -> None:
     print(f"repaired {t['ok']} of {t['n']}; written {out}.json/.md")
 
 
+def case_key(row: dict[str, Any]) -> tuple[str, ...]:
+    """A planted file as ``model/kind/file``: the same case in a corpus planted into another
+    folder (another machine's cache) has the same key."""
+    return Path(row["target"]).parts[-3:]
+
+
 def merge(docs: list[dict[str, Any]], out: Path) -> int:
     """Runs split by --kinds (in parallel processes) as one result; a later run's row replaces
     an earlier one for the same planted file (a rerun of some codes)."""
-    by_target = {r["target"]: r for d in docs for r in d["rows"]}
+    by_target = {case_key(r): r for d in docs for r in d["rows"]}
     rows = list(by_target.values())
     per_code, total = _totals(rows)
     doc = dict(docs[0], rows=rows, per_code=per_code, total=total,
@@ -159,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(RESULTS / "repair_planted"))
     ap.add_argument("--interleave", action="store_true",
                     help="every kind and code once first (a run stopped early covers each)")
+    ap.add_argument("--missing", metavar="JSON",
+                    help="only the chosen files that have no row in this result file")
     ap.add_argument("--merge", nargs="+", metavar="JSON",
                     help="only merge results of runs split by --kinds into --out")
     args = ap.parse_args(argv)
@@ -176,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.codes and e["code"] not in args.codes:
             continue
         (chosen if e.get("observable", True) else skipped).append(e)
+    if args.missing:
+        done = {case_key(r) for r in json.loads(Path(args.missing).read_text())["rows"]}
+        chosen = [e for e in chosen if case_key(e) not in done]
     if args.interleave:  # the localize bench's ordering, loaded from its file
         import importlib.util
 
