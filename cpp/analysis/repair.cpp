@@ -145,8 +145,14 @@ Result<RepairResult> repair(const Graph& source, const Graph& target, const Alig
   BatchScore current = result.before;
   const double goal = options.goal_relative_error;
   result.stopped = "the round limit (" + std::to_string(options.max_rounds) + ") was reached";
+  // --restore-precision is a request in itself: declared-lossy weights are restored even in a
+  // target that already agrees (a float16 copy of one layer can stay within the goal), so the
+  // first round localizes whatever the agreement.
+  const auto wanted = [&](const Finding& f) {
+    return options.restore_precision && f.code == "param.declared_lossy" && !f.edits.empty();
+  };
   for (int round = 1; round <= options.max_rounds; ++round) {
-    if (current.agrees(goal)) break;
+    if (current.agrees(goal) && !(options.restore_precision && round == 1)) break;
     Graph& graph = *result.repaired;
     Alignment aligned;
     if (round == 1 && alignment != nullptr) {
@@ -240,7 +246,9 @@ Result<RepairResult> repair(const Graph& source, const Graph& target, const Alig
     };
     // What the localizer's causal check confirmed goes first, alone.
     for (Finding& f : found.findings) {
-      if (!tried_for_repair(f, options) || current.agrees(goal)) {
+      if (wanted(f)) {
+        RETURN_IF_ERROR(try_alone(f));  // asked for, confirmed or not
+      } else if (!tried_for_repair(f, options) || current.agrees(goal)) {
         result.remaining.push_back(f);
       } else if (!f.confirmed) {
         unconfirmed.push_back(f);

@@ -288,6 +288,44 @@ def test_declared_lossy_is_kept_unless_restore_precision(torch_pair, tmp_path, c
     assert not any(n["op"] == "DequantizeLinear" for n in engine.load(out).nodes())
 
 
+def test_restore_precision_is_honoured_in_a_target_that_already_agrees(torch_pair, tmp_path):
+    """One depthwise convolution's weights stored as float16 behind a Cast: within 1e-4 of the
+    source, so plain repair finds nothing to do; --restore-precision still brings the float
+    weights back (the user asked for them) and the file gets closer to the source."""
+    from convmend import engine
+    from convmend.contract import contract_of, write_contract
+
+    src, dst = torch_pair
+    graph = engine.load(dst)
+    node = [n for n in graph.nodes() if n["op"] == "Conv"][40]
+    w = np.asarray(graph.constant(node["inputs"][1])).astype(np.float32)
+    graph.add_constant("w_f16", w.astype(np.float16))
+    graph.add_node("Cast", "w_cast", ["w_f16"], ["w_f32"], {"to": "f32"})
+    graph.set_input(node["name"], 1, "w_f32")
+    graph.remove_dead()
+    graph.infer_shapes()
+    target = tmp_path / "f16.onnx"
+    graph.save(str(target))
+    write_contract(target, contract_of(dst))
+
+    plain, restored = tmp_path / "plain.onnx", tmp_path / "restored.onnx"
+    assert main(["repair", str(src), str(target), "-o", str(plain), "--count", "4",
+                 "--json", str(tmp_path / "plain.json")]) == 0
+    doc = json.loads((tmp_path / "plain.json").read_text())
+    assert doc["status"] == "already_faithful"
+    assert not any(s["kept"] for s in doc["steps"])
+    before = doc["native"]["target"]["max_relative_error"]
+    assert 1e-6 < before <= 1e-4
+
+    assert main(["repair", str(src), str(target), "-o", str(restored), "--count", "4",
+                 "--restore-precision", "--json", str(tmp_path / "restored.json")]) == 0
+    doc = json.loads((tmp_path / "restored.json").read_text())
+    assert doc["status"] == "repaired"
+    assert [s["code"] for s in doc["steps"] if s["kept"]] == ["param.declared_lossy"]
+    assert doc["native"]["repaired"]["max_relative_error"] < 0.5 * before
+    assert not any(n["op"] == "Cast" for n in engine.load(restored).nodes())
+
+
 def _keras_with_tripled_channel(src: Path, target: Path, save) -> Path:
     """The Keras source with output channel 3 of block_6_project's kernel tripled, saved by
     ``save(model, target)`` with the source's input contract."""
