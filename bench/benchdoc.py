@@ -12,6 +12,7 @@ import json
 import platform
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -69,3 +70,22 @@ def converted_model(cell: dict[str, Any], memory_gb: float = 16.0) -> str:
 def cell_key(row: dict[str, Any]) -> tuple[str, ...]:
     """A matrix cell (or a bench row about one): its model, source, target and chain."""
     return tuple(row[k] for k in ("model", "source", "target", "chain"))
+
+
+def planted_key(row: dict[str, Any]) -> tuple[str, ...]:
+    """A planted-corpus case (or a bench row about one) as ``model/kind/file`` of its target:
+    the same case in a corpus planted into another folder (another machine's cache) has the
+    same key."""
+    return Path(row["target"]).parts[-3:]
+
+
+def interleaved(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Planted cases with the first fault of every (target kind, code) first, then every
+    second one, and so on: a run stopped early has measured every kind and code."""
+    rank: dict[tuple[str, str], int] = defaultdict(int)
+    keyed = []
+    for i, e in enumerate(entries):
+        group = (e["target_kind"], e["code"])
+        keyed.append((rank[group], i, e))
+        rank[group] += 1
+    return [e for _, _, e in sorted(keyed, key=lambda t: (t[0], t[1]))]

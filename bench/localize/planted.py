@@ -25,19 +25,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+from benchdoc import interleaved, planted_key  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
-
-
-def interleaved(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The first fault of every (target kind, code) first, then every second one, and so
-    on: a run stopped early has measured every kind and code."""
-    rank: dict[tuple[str, str], int] = defaultdict(int)
-    keyed = []
-    for i, e in enumerate(entries):
-        group = (e["target_kind"], e["code"])
-        keyed.append((rank[group], i, e))
-        rank[group] += 1
-    return [e for _, _, e in sorted(keyed, key=lambda t: (t[0], t[1]))]
 
 
 def _neighbours(clean_target: str, names: set[str], cache: dict[str, Any]) -> set[str]:
@@ -199,10 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     if (args.update or args.missing) and (RESULTS / "localize_planted.json").is_file():
         previous = json.loads((RESULTS / "localize_planted.json").read_text())["results"]
         if args.missing:
-            done = {r["target"] for r in previous}
-            entries = [e for e in entries if e["target"] not in done]
-        selected = {e["target"] for e in entries}
-        kept = [r for r in previous if r["target"] not in selected]
+            done = {planted_key(r) for r in previous}
+            entries = [e for e in entries if planted_key(e) not in done]
+        selected = {planted_key(e) for e in entries}
+        kept = [r for r in previous if planted_key(r) not in selected]
 
     def document(partial: bool) -> dict[str, Any]:
         return {"tool": f"convmend {__version__}", "when": time.strftime("%Y-%m-%d %H:%M"),

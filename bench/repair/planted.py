@@ -28,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+from benchdoc import interleaved, planted_key  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
 GOAL = 1e-4
 
@@ -136,17 +139,11 @@ def write(doc: dict[str, Any], out: Path) -> None:
     print(f"repaired {t['ok']} of {t['n']}; written {out}.json/.md")
 
 
-def case_key(row: dict[str, Any]) -> tuple[str, ...]:
-    """A planted file as ``model/kind/file``: the same case in a corpus planted into another
-    folder (another machine's cache) has the same key."""
-    return Path(row["target"]).parts[-3:]
-
-
 def merge(docs: list[dict[str, Any]], out: Path) -> int:
     """Runs split by --kinds (in parallel processes) as one result; a later run's row replaces
     an earlier one for the same planted file (a rerun of some codes)."""
-    by_target = {case_key(r): r for d in docs for r in d["rows"]}
-    rows = list(by_target.values())
+    by_case = {planted_key(r): r for d in docs for r in d["rows"]}
+    rows = list(by_case.values())
     per_code, total = _totals(rows)
     doc = dict(docs[0], rows=rows, per_code=per_code, total=total,
                partial=any(d.get("partial") for d in docs),
@@ -187,16 +184,10 @@ def main(argv: list[str] | None = None) -> int:
             continue
         (chosen if e.get("observable", True) else skipped).append(e)
     if args.missing:
-        done = {case_key(r) for r in json.loads(Path(args.missing).read_text())["rows"]}
-        chosen = [e for e in chosen if case_key(e) not in done]
-    if args.interleave:  # the localize bench's ordering, loaded from its file
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location(
-            "localize_planted", ROOT / "bench" / "localize" / "planted.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        chosen = module.interleaved(chosen)
+        done = {planted_key(r) for r in json.loads(Path(args.missing).read_text())["rows"]}
+        chosen = [e for e in chosen if planted_key(e) not in done]
+    if args.interleave:  # the localize bench's ordering
+        chosen = interleaved(chosen)
     start = time.perf_counter()
     rows: list[dict[str, Any]] = []
 

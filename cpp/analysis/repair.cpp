@@ -149,7 +149,8 @@ Result<RepairResult> repair(const Graph& source, const Graph& target, const Alig
   // target that already agrees (a float16 copy of one layer can stay within the goal), so the
   // first round localizes whatever the agreement.
   const auto wanted = [&](const Finding& f) {
-    return options.restore_precision && f.code == "param.declared_lossy" && !f.edits.empty();
+    return options.restore_precision && f.code == "param.declared_lossy" &&
+           tried_for_repair(f, options);
   };
   for (int round = 1; round <= options.max_rounds; ++round) {
     if (current.agrees(goal) && !(options.restore_precision && round == 1)) break;
